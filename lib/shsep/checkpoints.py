@@ -1,0 +1,51 @@
+"""Checkpoints: written atomically (temporary file + rename), read with weights_only=True."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .models import ModelConfig, build_model
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, unreadable or of the wrong architecture."""
+
+
+def save_atomic(payload: dict, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        # TorchVersion is a str subclass that early checkpoints stored; allowing it runs no code.
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged or foreign file
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
+    if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
+        raise CheckpointError(f"{path} is not an shsep checkpoint (no 'model' and 'config' entries)")
+    return payload
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild the network a checkpoint describes and load its weights (eval mode, float32)."""
+    payload = read_checkpoint(path)
+    model_config = ModelConfig(**payload["config"]["model"])
+    model = build_model(model_config)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit the architecture its config names ({model_config}): {first}") from None
+    return model.to(device).eval(), payload["config"]

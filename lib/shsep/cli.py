@@ -1,0 +1,157 @@
+"""The `shsep` command line: train, separate, evaluate, score, export, download-mir1k."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+PARK_PAPER = {"voice_gnsdr": 10.51, "accompaniment_gnsdr": 9.88}
+
+
+def _add_train(sub):
+    from .profiles import PROFILES
+    from .samplers import SAMPLERS
+    from .targets import TARGETS
+
+    p = sub.add_parser("train", help="train a network with a named profile")
+    p.add_argument("--profile", choices=list(PROFILES), help="default: paper with CUDA, else cpu")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<profile>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--sampler", choices=SAMPLERS)
+    p.add_argument("--target", choices=list(TARGETS))
+    p.add_argument("--seed", type=int)
+    p.add_argument("--data-root", help="MIR-1K folder (default: $MIR1K_ROOT, data/MIR-1K, ../shared/data/MIR-1K)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+
+
+def _add_separate(sub):
+    p = sub.add_parser("separate", help="separate audio files into voice and accompaniment")
+    p.add_argument("inputs", nargs="+", type=Path, help="audio files (wav, flac, mp3, ogg, ... any rate, mono or stereo)")
+    p.add_argument("-o", "--out", type=Path, default=Path("separated"), help="output folder (default: separated)")
+    p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
+    p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
+    p.add_argument("--device")
+
+
+def _add_evaluate(sub):
+    from .evaluate import EVALUATORS
+
+    p = sub.add_parser("evaluate", help="score a checkpoint on MIR-1K (GNSDR/GSIR/GSAR)")
+    p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
+    p.add_argument("--split", choices=["test", "train", "all"], default="test")
+    p.add_argument("--clips", nargs="+", help="score only these clip ids")
+    p.add_argument("--max-clips", type=int)
+    p.add_argument("--evaluator", choices=EVALUATORS, default="fast_bss_eval")
+    p.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    p.add_argument("--out", type=Path, help="folder for per_clip.csv and summary.json")
+    p.add_argument("--data-root")
+
+
+def _add_score(sub):
+    from .evaluate import EVALUATORS
+
+    p = sub.add_parser("score", help="score separations stored as files against the MIR-1K clips they came from")
+    p.add_argument("--voice", type=Path, required=True)
+    p.add_argument("--accompaniment", type=Path, required=True)
+    p.add_argument("--clips", nargs="+", required=True, help="clip ids, joined in this order (e.g. annar_4_01 ... annar_4_09)")
+    p.add_argument("--evaluator", choices=EVALUATORS, default="fast_bss_eval")
+    p.add_argument("--data-root")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shsep", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_separate(sub)
+    _add_evaluate(sub)
+    _add_score(sub)
+    p = sub.add_parser("export", help="write a small inference-only copy (float16 weights) of a checkpoint")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("destination", type=Path)
+    p = sub.add_parser("download-mir1k", help="download the official MIR-1K into data/ (needs internet)")
+    p.add_argument("--destination", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from .checkpoints import CheckpointError
+    from .data import DataError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (DataError, CheckpointError, ValueError) as error:
+        print(f"shsep {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _train(args) -> int:
+    from .profiles import default_profile, get_profile
+    from .train import train
+
+    profile = args.profile or default_profile()
+    overrides = {k: getattr(args, k) for k in ("steps", "sampler", "target", "seed") if getattr(args, k) is not None}
+    config = get_profile(profile, **overrides)
+    out = args.out or Path("runs") / profile
+    print(f"training profile {profile!r} for {config.steps} steps into {out}")
+    path = train(config, out, data_root=args.data_root, resume=args.resume, device=args.device)
+    print(f"checkpoint: {path}")
+    return 0
+
+
+def _separate(args) -> int:
+    from .separate import Separator, separate_file
+
+    separator = Separator.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
+    for path in args.inputs:
+        voice, accompaniment = separate_file(separator, path, args.out)
+        print(f"{path} -> {voice}, {accompaniment}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .evaluate import evaluate
+
+    result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips, args.clips)
+    summary = result.summary()
+    print(format_summary(summary))
+    if args.out:
+        result.save(args.out)
+        print(f"per-clip scores and summary written to {args.out}")
+    return 0
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{summary['clips_scored']} clips scored ({summary.get('split', '')} split, {summary.get('evaluator', '')})",
+             f"{'':14}{'GNSDR':>8}{'GSIR':>8}{'GSAR':>8}"]
+    for source in ("voice", "accompaniment"):
+        lines.append(f"{source:14}" + "".join(f"{summary[f'{source}_{m}']:8.2f}" for m in ("gnsdr", "gsir", "gsar")))
+    return "\n".join(lines)
+
+
+def _score(args) -> int:
+    from .evaluate import score_files
+
+    row = score_files(args.voice, args.accompaniment, args.clips, args.data_root, args.evaluator)
+    print(json.dumps(row, indent=2))
+    return 0
+
+
+def _export(args) -> int:
+    from .train import export_weights
+
+    print(export_weights(args.checkpoint, args.destination))
+    return 0
+
+
+def _download(args) -> int:
+    from .data import download_mir1k
+
+    download_mir1k(*(x for x in [args.destination] if x))
+    return 0
+
+
+COMMANDS = {"train": _train, "separate": _separate, "evaluate": _evaluate, "score": _score,
+            "export": _export, "download-mir1k": _download}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Stacked hourglass networks: Park's graph (`StackedHourglass`) and the 2019 report's (`ReportHourglass`).
+
+Both take a batch of normalised mixture magnitudes (B, 1, bins, frames) and return one
+prediction (B, outputs, bins, frames) per stack; the training loss supervises all of them,
+separation uses the last. Output channel order follows Park: 0 = accompaniment, 1 = voice.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ARCHITECTURES = ("park", "report")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a network; stored in every checkpoint.
+
+    architecture: 'park' (Park's TensorFlow graph) or 'report' (the 2019 report's PyTorch net).
+    channels: features at full resolution (256 in both papers); Park's stem widths scale with it
+      (channels/4, /2, /2, /2, 1×: 64, 128, 128, 128, 256 at 256 channels).
+    growth: channels added per pooling level (0 = Park's constant width, 64 = the report's).
+    depth: recursion depth of each hourglass (4: four poolings in Park's graph, five in the report's).
+    outputs: prediction channels (2: both sources; 1: one source, the other by subtraction).
+    """
+
+    architecture: str = "park"
+    channels: int = 256
+    stacks: int = 4
+    depth: int = 4
+    growth: int = 0
+    outputs: int = 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _pool(x: torch.Tensor) -> torch.Tensor:
+    """2×2 max-pool, stride 2, TensorFlow 'SAME' padding (odd sizes round up)."""
+    return F.max_pool2d(x, kernel_size=2, stride=2, ceil_mode=True)
+
+
+def _upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour resize of x to like's spatial size."""
+    return F.interpolate(x, size=like.shape[-2:], mode="nearest")
+
+
+class _ConvReLU(nn.Sequential):
+    def __init__(self, cin: int, cout: int, kernel: int = 3):
+        super().__init__(nn.Conv2d(cin, cout, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
+
+
+class ParkHourglass(nn.Module):
+    """Park's recursive hourglass: up1 + resize(low3(hg_or_low2(low1(pool(x))))); every conv 3×3 + ReLU."""
+
+    def __init__(self, depth: int, channels: int, growth: int = 0):
+        super().__init__()
+        inner = channels + growth
+        self.up1 = _ConvReLU(channels, channels)
+        self.low1 = _ConvReLU(channels, inner)
+        self.low2 = ParkHourglass(depth - 1, inner, growth) if depth > 1 else _ConvReLU(inner, inner)
+        self.low3 = _ConvReLU(inner, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = self.low3(self.low2(self.low1(_pool(x))))
+        up = self.up1(x)
+        return up + _upsample_to(low, up)
+
+
+class StackedHourglass(nn.Module):
+    """Park et al.'s network, layer for layer (34,176,776 parameters at 256 channels, 4 stacks, depth 4)."""
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        if config.architecture != "park":
+            raise ValueError("StackedHourglass builds the 'park' architecture; use build_model()")
+        c = config.channels
+        if c % 4:
+            raise ValueError(f"channels must be a multiple of 4, got {c}")
+        self.config = config
+        self.stem = nn.Sequential(
+            _ConvReLU(1, c // 4, 7), _ConvReLU(c // 4, c // 2), _ConvReLU(c // 2, c // 2),
+            _ConvReLU(c // 2, c // 2), _ConvReLU(c // 2, c),
+        )
+        self.hourglasses = nn.ModuleList(ParkHourglass(config.depth, c, config.growth) for _ in range(config.stacks))
+        self.features = nn.ModuleList(
+            nn.Sequential(_ConvReLU(c, c, 3), _ConvReLU(c, c, 1)) for _ in range(config.stacks))
+        self.heads = nn.ModuleList(nn.Conv2d(c, config.outputs, 1) for _ in range(config.stacks))
+        self.feature_links = nn.ModuleList(nn.Conv2d(c, c, 1) for _ in range(config.stacks - 1))
+        self.prediction_links = nn.ModuleList(nn.Conv2d(config.outputs, c, 1) for _ in range(config.stacks - 1))
+
+    def forward(self, mixture: torch.Tensor) -> list[torch.Tensor]:
+        inter = self.stem(mixture)
+        predictions = []
+        for i in range(self.config.stacks):
+            features = self.features[i](self.hourglasses[i](inter))
+            prediction = self.heads[i](features)
+            predictions.append(prediction)
+            if i < self.config.stacks - 1:
+                inter = inter + self.feature_links[i](features) + self.prediction_links[i](prediction)
+        return predictions
+
+
+class _ConvBNReLU(nn.Sequential):
+    def __init__(self, cin: int, cout: int, kernel: int = 3):
+        super().__init__(nn.Conv2d(cin, cout, kernel, padding=kernel // 2), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class ReportHourglassBlock(nn.Module):
+    """The report's hourglass: Conv(c,c)(x) + up(Conv(n,c)(inner(Conv(c,n)(pool(x))))), n = c + growth."""
+
+    def __init__(self, depth: int, channels: int, growth: int):
+        super().__init__()
+        inner = channels + growth
+        self.skip = _ConvBNReLU(channels, channels)
+        self.down = _ConvBNReLU(channels, inner)
+        self.inner = ReportHourglassBlock(depth - 1, inner, growth) if depth > 0 else _ConvBNReLU(inner, inner)
+        self.up = _ConvBNReLU(inner, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = self.skip(x)
+        return skip + _upsample_to(self.up(self.inner(self.down(_pool(x)))), skip)
+
+
+class ReportHourglass(nn.Module):
+    """The 2019 report's network (BatchNorm everywhere, depth+1 poolings, ReLU on the mask head).
+
+    34,689,752 parameters at 64 channels growing by 64 ("ours"); 42,752,792 at 256 channels, no growth
+    (its re-implementation of Park's).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.architecture != "report":
+            raise ValueError("ReportHourglass builds the 'report' architecture; use build_model()")
+        c = config.channels
+        self.config = config
+        self.stem = nn.Sequential(_ConvBNReLU(1, 64, 7), _ConvBNReLU(64, 128), _ConvBNReLU(128, 128),
+                                  _ConvBNReLU(128, c))
+        self.hourglasses = nn.ModuleList(
+            ReportHourglassBlock(config.depth, c, config.growth) for _ in range(config.stacks))
+        self.features = nn.ModuleList(
+            nn.Sequential(_ConvBNReLU(c, c), _ConvBNReLU(c, c, 1)) for _ in range(config.stacks))
+        self.heads = nn.ModuleList(_ConvBNReLU(c, config.outputs) for _ in range(config.stacks))
+        self.prediction_links = nn.ModuleList(_ConvBNReLU(config.outputs, c) for _ in range(config.stacks - 1))
+        self.feature_links = nn.ModuleList(_ConvBNReLU(c, c) for _ in range(config.stacks - 1))
+
+    def forward(self, mixture: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(mixture)
+        predictions = []
+        for i in range(self.config.stacks):
+            features = self.features[i](self.hourglasses[i](x))
+            prediction = self.heads[i](features)
+            predictions.append(prediction)
+            if i < self.config.stacks - 1:
+                x = self.prediction_links[i](prediction) + self.feature_links[i](features)
+        return predictions
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    if config.architecture == "park":
+        return StackedHourglass(config)
+    if config.architecture == "report":
+        return ReportHourglass(config)
+    raise ValueError(f"unknown architecture {config.architecture!r}; choose one of {ARCHITECTURES}")
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

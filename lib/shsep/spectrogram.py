@@ -1,0 +1,84 @@
+"""Park's front end: 8 kHz, STFT (n_fft 1024, hop 256, Hann, centred), 512 bins, per-clip max normalisation.
+
+`FrontEnd` holds the parameters (its `key` names caches built with them); `analyse` turns a
+waveform into a complex spectrogram with the network's bins; `synthesise` goes back to a
+waveform at any rate, restoring the dropped top bin as zeros (Park's code instead let
+librosa infer n_fft = 1022 from 512 rows; `park_istft_quirk=True` reproduces that).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import librosa
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    sample_rate: int = 8000
+    n_fft: int = 1024
+    hop_length: int = 256
+    num_bins: int = 512
+    patch_frames: int = 64
+
+    @property
+    def key(self) -> str:
+        """Short hash of the parameters, used to name caches."""
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames of a centred STFT (librosa's convention): 1 + samples // hop."""
+        return 1 + num_samples // self.hop_length
+
+    def analyse(self, audio: np.ndarray) -> np.ndarray:
+        """Complex STFT of a 1-D (or (..., samples)) signal, keeping the lowest `num_bins` bins."""
+        spec = librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=self.n_fft,
+                            hop_length=self.hop_length, window="hann", center=True)
+        return spec[..., : self.num_bins, :]
+
+    def synthesise(self, spec: np.ndarray, length: int | None = None, park_istft_quirk: bool = False) -> np.ndarray:
+        """Inverse STFT of a (num_bins, frames) complex spectrogram at `sample_rate`."""
+        if park_istft_quirk:
+            return librosa.istft(spec, hop_length=self.hop_length, window="hann", center=True, length=length)
+        full = self.n_fft // 2 + 1
+        padded = np.zeros(spec.shape[:-2] + (full, spec.shape[-1]), dtype=spec.dtype)
+        padded[..., : spec.shape[-2], :] = spec
+        return librosa.istft(padded, n_fft=self.n_fft, hop_length=self.hop_length, window="hann",
+                             center=True, length=length)
+
+
+PARK = FrontEnd()
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample along the last axis (librosa's default soxr_hq), float32 out."""
+    if orig_sr == target_sr:
+        return np.asarray(audio, dtype=np.float32)
+    return librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr).astype(np.float32)
+
+
+@dataclass
+class ClipSpectrogram:
+    """Normalised magnitudes of one clip: (bins, frames) each, plus the scale they were divided by."""
+
+    mixture: np.ndarray
+    accompaniment: np.ndarray
+    voice: np.ndarray
+    scale: float
+
+    @property
+    def num_frames(self) -> int:
+        return self.mixture.shape[-1]
+
+
+def clip_spectrogram(mixture: np.ndarray, accompaniment: np.ndarray, voice: np.ndarray,
+                     front_end: FrontEnd = PARK) -> ClipSpectrogram:
+    """Magnitudes divided by the mixture's maximum magnitude (Park's per-clip normalisation)."""
+    mags = [np.abs(front_end.analyse(x)).astype(np.float32) for x in (mixture, accompaniment, voice)]
+    scale = float(mags[0].max())
+    if scale <= 0:
+        scale = 1.0
+    return ClipSpectrogram(mags[0] / scale, mags[1] / scale, mags[2] / scale, scale)

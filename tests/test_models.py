@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from shsep.models import ModelConfig, ReportHourglass, StackedHourglass, build_model, count_parameters
+from shsep.targets import stack_losses
+
+
+@pytest.mark.parametrize("config, expected", [
+    (ModelConfig("park", channels=256, stacks=4, depth=4, growth=0), 34_176_776),    # Park's TF graph
+    (ModelConfig("report", channels=64, stacks=4, depth=4, growth=64), 34_689_752),  # the report's "ours"
+    (ModelConfig("report", channels=256, stacks=4, depth=4, growth=0), 42_752_792),  # the report's "paper"
+])
+def test_parameter_counts_match_the_papers(config, expected):
+    assert count_parameters(build_model(config)) == expected
+
+
+def test_park_stem_and_hourglass_sizes():
+    model = StackedHourglass(ModelConfig())
+    assert count_parameters(model.stem) == 667_392
+    assert count_parameters(model.hourglasses[0]) == 7_671_040
+
+
+@pytest.mark.parametrize("architecture", ["park", "report"])
+@pytest.mark.parametrize("stacks", [1, 2, 4])
+def test_one_prediction_per_stack(architecture, stacks):
+    model = build_model(ModelConfig(architecture, channels=8, stacks=stacks, depth=3, growth=4, outputs=1))
+    out = model(torch.rand(2, 1, 512, 64))
+    assert len(out) == stacks and all(p.shape == (2, 1, 512, 64) for p in out)
+
+
+def test_odd_sizes_follow_same_padding():
+    model = build_model(ModelConfig("park", channels=8, stacks=1, depth=4))
+    assert model(torch.rand(1, 1, 100, 37))[0].shape == (1, 2, 100, 37)
+
+
+def test_growth_widens_park_graph_only_below_full_resolution():
+    flat = build_model(ModelConfig("park", channels=32, stacks=1, growth=0))
+    grown = build_model(ModelConfig("park", channels=32, stacks=1, growth=32))
+    assert count_parameters(grown.stem) == count_parameters(flat.stem)
+    assert count_parameters(grown) > count_parameters(flat)
+    assert grown.hourglasses[0].low1[0].out_channels == 64
+
+
+def test_unknown_architecture_is_refused():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model(ModelConfig("unet"))
+
+
+@pytest.mark.parametrize("architecture", ["park", "report"])
+def test_overfits_one_real_batch(train_set, architecture):
+    torch.manual_seed(0)
+    mixture, accompaniment, voice = train_set.batch([(0, 10), (50, 20), (100, 5), (174, 0)])
+    model = build_model(ModelConfig(architecture, channels=16, stacks=2, depth=3, growth=8))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        loss = sum(stack_losses(model(mixture), mixture, accompaniment, voice, "masks"))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.5 * losses[0], losses

@@ -1,0 +1,38 @@
+import pytest
+import torch
+
+from shsep.targets import estimate_sources, num_outputs, reference_sources, stack_losses
+
+MIX = torch.full((1, 1, 4, 3), 2.0)
+
+
+def test_masks_give_both_sources():
+    prediction = torch.stack([torch.full((4, 3), 0.25), torch.full((4, 3), -1.0)])[None]
+    accompaniment, voice = estimate_sources(prediction, MIX, "masks")
+    assert torch.all(accompaniment == 0.5) and torch.all(voice == 0)  # negative mask clipped at 0
+
+
+@pytest.mark.parametrize("target, expected", [("voice", (1.5, 0.5)), ("accompaniment", (0.5, 1.5))])
+def test_one_mask_and_subtraction(target, expected):
+    accompaniment, voice = estimate_sources(torch.full((1, 1, 4, 3), 0.25), MIX, target)
+    assert float(accompaniment.mean()) == expected[0] and float(voice.mean()) == expected[1]
+
+
+def test_direct_prediction_is_the_magnitude():
+    prediction = torch.full((1, 2, 4, 3), 0.7)
+    accompaniment, _ = estimate_sources(prediction, MIX, "direct")
+    assert torch.allclose(accompaniment, torch.full((1, 4, 3), 0.7))
+
+
+def test_loss_sums_stacks_and_targets_the_predicted_sources():
+    accompaniment, voice = torch.ones(1, 4, 3), torch.zeros(1, 4, 3)
+    assert reference_sources(accompaniment, voice, "voice").shape == (1, 1, 4, 3)
+    perfect = torch.stack([torch.full((4, 3), 0.5), torch.zeros(4, 3)])[None]
+    wrong = torch.zeros(1, 2, 4, 3)
+    losses = stack_losses([wrong, perfect], MIX, accompaniment, voice, "masks")
+    assert float(losses[1]) == 0 and float(losses[0]) == pytest.approx(0.5)
+
+
+def test_unknown_target_is_refused():
+    with pytest.raises(ValueError, match="target must be one of"):
+        num_outputs("stems")
