@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup_env.sh
+export SHSEP_PROFILE=smoke   # notebooks run under the smoke profile; checked cells do not depend on it
 "$PY" -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider -q "$@"

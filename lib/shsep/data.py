@@ -202,3 +202,19 @@ def download_mir1k(destination: str | os.PathLike = _PROJECT_ROOT / "data", url:
         raise DataError(f"expected {OFFICIAL_CLIP_COUNT} clips in {root}, found {count}: the download is incomplete")
     print(f"MIR-1K ready in {root}: {count} clips")
     return root
+
+
+def clips_table(clips: list[Clip]):
+    """One row per clip (id, singer, song, clip, split, seconds, labels present) as a pandas DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame([{"id": c.id, "singer": c.singer, "song": c.song, "clip": c.clip, "split": c.split,
+                          "seconds": c.duration, "pitch_label": c.pitch_label is not None,
+                          "vocal_label": c.vocal_label is not None} for c in clips])
+
+
+def voice_to_accompaniment_db(clip: Clip) -> float:
+    """Energy of the voice channel over the accompaniment channel, in dB."""
+    stereo = load_stereo(clip).astype(np.float64)
+    energy = np.sum(stereo ** 2, axis=1) + 1e-12
+    return float(10 * np.log10(energy[1] / energy[0]))

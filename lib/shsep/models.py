@@ -170,3 +170,52 @@ def build_model(config: ModelConfig) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def flops_per_patch(config: ModelConfig, bins: int = 512, frames: int = 64) -> int:
+    """Floating-point operations of one forward pass on one patch (counted on the meta device: no compute)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = build_model(config)
+        x = torch.empty(1, 1, bins, frames)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x)
+    return int(counter.get_total_flops())
+
+
+def receptive_field(config: ModelConfig, size: tuple[int, int] = (1024, 512)) -> tuple[int, int]:
+    """(bins, frames) of input that one output cell of the last stack depends on.
+
+    Measured, not derived: the gradient of the centre output with respect to the input, on a copy with
+    4 channels (the receptive field depends only on the topology) whose weights are all positive, so that
+    no ReLU hides a path.
+    """
+    from dataclasses import replace
+
+    small = build_model(replace(config, channels=4, growth=min(config.growth, 4)))
+    with torch.no_grad():
+        for parameter in small.parameters():
+            parameter.fill_(0.01)
+    small.eval()
+    x = torch.zeros(1, 1, *size, requires_grad=True)
+    out = small(x + 1.0)[-1]
+    out[0, 0, size[0] // 2, size[1] // 2].backward()
+    rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten()
+    cols = torch.nonzero(x.grad[0, 0].abs().sum(0)).flatten()
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+
+def trace_shapes(module: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, output shape) of every convolution a forward pass runs through, in order."""
+    shapes = []
+    hooks = [m.register_forward_hook(lambda m, i, o, name=name: shapes.append((name, tuple(o.shape))))
+             for name, m in module.named_modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            module(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes

@@ -82,3 +82,17 @@ def extract_patch(spectrogram: np.ndarray, start: int, patch_frames: int = 64) -
         spectrogram = np.pad(spectrogram, [(0, 0)] * (spectrogram.ndim - 1) + [(missing // 2, missing - missing // 2)])
         start = 0
     return spectrogram[..., start: start + patch_frames]
+
+
+def simulate_coverage(sampler: WindowSampler, num_draws: int) -> list[np.ndarray]:
+    """How often each (clip, start) window is drawn in the first num_draws draws, one count array per clip."""
+    counts = [np.zeros(n, int) for n in sampler.starts]
+    for clip, start in sampler.draws(0, num_draws):
+        counts[clip][start] += 1
+    return counts
+
+
+def frame_coverage(counts: list[np.ndarray], patch_frames: int = 64) -> list[np.ndarray]:
+    """How many drawn windows cover each frame of each clip (from window counts)."""
+    kernel = np.ones(patch_frames, int)
+    return [np.convolve(c, kernel) for c in counts]

@@ -98,8 +98,7 @@ class Separator:
         """
         fe = self.front_end
         length = len(mixture)
-        low = resample(mixture, sample_rate, fe.sample_rate)
-        low = np.pad(low, (0, max(0, fe.n_fft - len(low))))
+        low = _at_least(resample(mixture, sample_rate, fe.sample_rate), fe.n_fft)
         spec = fe.analyse(low)
         magnitude = np.abs(spec)
         if scale is None:
@@ -113,6 +112,11 @@ class Separator:
             wave = resample(wave, fe.sample_rate, sample_rate)
             outputs.append(_fit_length(wave, length))
         return outputs[0], outputs[1]
+
+
+def _at_least(signal: np.ndarray, length: int) -> np.ndarray:
+    """Zero-pad a signal shorter than one STFT frame."""
+    return np.pad(signal, (0, max(0, length - len(signal))))
 
 
 def _fit_length(wave: np.ndarray, length: int) -> np.ndarray:
@@ -171,8 +175,7 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
         fe = separator.front_end
         for start in starts:
             low = resample(_read_mono(handle, start, min(total, start + block)), rate, fe.sample_rate)
-            if len(low):
-                scale = max(scale, float(np.abs(fe.analyse(low)).max()))
+            scale = max(scale, float(np.abs(fe.analyse(_at_least(low, fe.n_fft))).max()))
         paths = (out_dir / f"{input_path.stem}_accompaniment.wav", out_dir / f"{input_path.stem}_voice.wav")
         writers = [sf.SoundFile(str(p), "w", samplerate=rate, channels=1, subtype="FLOAT") for p in paths]
         from tqdm.auto import tqdm

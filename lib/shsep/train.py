@@ -159,7 +159,7 @@ class _Log:
         self.tensorboard = _tensorboard(path.parent)
 
     def write(self, step, lr, losses, seconds):
-        self.writer.writerow([step, f"{lr:.3g}", f"{sum(losses):.6f}"] + [f"{x:.6f}" for x in losses] + [f"{seconds:.1f}"])
+        self.writer.writerow([step, f"{lr:.3g}", f"{sum(losses):.6f}"] + [f"{x:.6f}" for x in losses] + [f"{seconds:.3f}"])
         self.file.flush()
         if self.tensorboard is not None:
             self.tensorboard.add_scalar("loss/total", sum(losses), step)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The full reproduction: runs the notebooks in order with papermill for one profile.
+#   ./run_all.sh [--profile smoke|cpu|paper|paper-growing] [--publish]
+#   (default profile: paper with a CUDA GPU, else cpu; --publish copies the executed notebooks over notebooks/)
+# Executed copies and logs go to outputs/<profile>/; figures are refreshed in figures/.
+# Stops at the first failing notebook, naming it and the error. Sets up .venv on first use.
+set -euo pipefail
+cd "$(dirname "$0")"
+PROFILE=""
+PUBLISH=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile) PROFILE="$2"; shift 2 ;;
+        --profile=*) PROFILE="${1#*=}"; shift ;;
+        --publish) PUBLISH=1; shift ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) echo "run_all.sh: unknown argument $1 (use --profile NAME)" >&2; exit 2 ;;
+    esac
+done
+source scripts/setup_env.sh
+PROFILE="${PROFILE:-$("$PY" -c 'from shsep.profiles import resolve_profile; print(resolve_profile())')}"
+"$PY" -c "from shsep.profiles import get_profile; get_profile('$PROFILE')" || exit 2
+OUT="outputs/$PROFILE"
+mkdir -p "$OUT"
+NOTEBOOKS=(notebooks/0*.ipynb)
+echo "[run_all] profile $PROFILE: ${#NOTEBOOKS[@]} notebooks -> $OUT/"
+i=0
+for notebook in "${NOTEBOOKS[@]}"; do
+    i=$((i + 1))
+    name="$(basename "$notebook" .ipynb)"
+    echo "[run_all] ($i/${#NOTEBOOKS[@]}) $name ..."
+    start=$(date +%s)
+    if ! "$PY" -m papermill "$notebook" "$OUT/$name.ipynb" --cwd notebooks -p profile "$PROFILE" \
+            --log-output --no-progress-bar > "$OUT/$name.log" 2>&1; then
+        echo "[run_all] FAILED in $name (profile $PROFILE). The error:" >&2
+        grep -E "Error|Exception" "$OUT/$name.log" | tail -5 >&2
+        echo "[run_all] full log: $OUT/$name.log; executed notebook: $OUT/$name.ipynb" >&2
+        exit 1
+    fi
+    echo "[run_all]     done in $(( $(date +%s) - start )) s"
+done
+echo "[run_all] all notebooks ran; executed copies in $OUT/, figures in figures/"
+if [ "$PUBLISH" = 1 ]; then "$PY" scripts/publish_notebooks.py "$OUT"; fi

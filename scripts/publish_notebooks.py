@@ -1,0 +1,26 @@
+"""Copy executed notebooks (outputs/<profile>/) over notebooks/, outputs included, for committing.
+
+Drops papermill's injected-parameters cell, so the committed notebooks still take their profile from
+$SHSEP_PROFILE (nbval runs them under smoke) while showing the outputs of the real run.
+Usage: python scripts/publish_notebooks.py outputs/cpu
+"""
+import sys
+from pathlib import Path
+
+import nbformat
+
+
+def publish(source: Path, destination: Path = Path(__file__).resolve().parents[1] / "notebooks") -> None:
+    for path in sorted(source.glob("0*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        notebook.cells = [c for c in notebook.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+        notebook.metadata.pop("papermill", None)
+        for cell in notebook.cells:
+            cell.metadata.pop("papermill", None)
+            cell.metadata.pop("execution", None)
+        nbformat.write(notebook, destination / path.name)
+        print(f"{path} -> {destination / path.name} ({(destination / path.name).stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    publish(Path(sys.argv[1]))

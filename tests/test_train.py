@@ -1,0 +1,89 @@
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from shsep.checkpoints import CheckpointError, load_model, read_checkpoint
+from shsep.profiles import PROFILES, get_profile
+from shsep.train import learning_rate_at, read_log, train
+
+
+def test_profiles_are_consistent():
+    from shsep.targets import num_outputs
+
+    for name, config in PROFILES.items():
+        assert config.model.outputs == num_outputs(config.target), name
+        assert config.decay_step <= config.steps, name
+    paper = PROFILES["paper"]
+    assert (paper.steps, paper.batch_size, paper.learning_rate, paper.decay_step, paper.decay_factor) == (15000, 4, 1e-4, 12000, 0.2)
+    assert get_profile("smoke", target="voice").model.outputs == 1
+
+
+def test_staircase_decay():
+    config = PROFILES["paper"]
+    assert learning_rate_at(11999, config) == 1e-4
+    assert learning_rate_at(12000, config) == pytest.approx(2e-5)
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(mir1k_root, tmp_path):
+    config = replace(get_profile("smoke"), steps=6, checkpoint_every=2)
+    train(config, tmp_path / "whole", mir1k_root, progress=False)
+    train(config, tmp_path / "split", mir1k_root, progress=False, stop_after=3)  # "killed" after step 3
+    assert read_checkpoint(tmp_path / "split" / "checkpoint.pt")["step"] == 3
+    train(config, tmp_path / "split", mir1k_root, resume=True, progress=False)
+    whole = read_checkpoint(tmp_path / "whole" / "checkpoint.pt")
+    split = read_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert split["step"] == 6
+    for key, value in whole["model"].items():
+        torch.testing.assert_close(split["model"][key], value, rtol=0, atol=0, msg=key)
+    log = read_log(tmp_path / "split")
+    assert list(log["step"]) == [1, 2, 3, 4, 5, 6]
+    assert set(log.columns) >= {"loss", "loss_stack1", "loss_stack2"}
+
+
+def test_resume_refuses_another_configuration(mir1k_root, tmp_path):
+    config = replace(get_profile("smoke"), steps=2)
+    train(config, tmp_path, mir1k_root, progress=False)
+    with pytest.raises(ValueError, match="another configuration"):
+        train(replace(config, seed=5), tmp_path, mir1k_root, resume=True, progress=False)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        read_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        read_checkpoint(tmp_path / "junk.pt")
+    torch.save({"model": {}, "config": PROFILES["smoke"].to_dict() | {"model": PROFILES["cpu"].model.to_dict()}},
+               tmp_path / "mismatch.pt")
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_model(tmp_path / "mismatch.pt")
+
+
+def test_checkpoints_refuse_code_execution(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"model": {}, "config": {}, "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        read_checkpoint(tmp_path / "evil.pt")
+
+
+def test_torchrun_two_cpu_processes(mir1k_root, tmp_path):
+    script = (
+        "from dataclasses import replace\n"
+        "from shsep.profiles import get_profile\n"
+        "from shsep.train import train\n"
+        f"train(replace(get_profile('smoke'), steps=3), r'{tmp_path}', r'{mir1k_root}', progress=False, device='cpu')\n"
+    )
+    (tmp_path / "run.py").write_text(script)
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                             "--master-port", "29517", str(tmp_path / "run.py")],
+                            capture_output=True, text=True, timeout=300,
+                            env=os.environ | {"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 3
