@@ -48,15 +48,18 @@ def test_unknown_architecture_is_refused():
 
 @pytest.mark.parametrize("architecture", ["park", "report"])
 def test_overfits_one_real_batch(train_set, architecture):
+    """Four real training windows, their lowest 128 bins (the network takes any size): the loss halves."""
     torch.manual_seed(0)
-    mixture, accompaniment, voice = train_set.batch([(0, 10), (50, 20), (100, 5), (174, 0)])
+    mixture, accompaniment, voice = (t[..., :128, :] for t in train_set.batch([(0, 10), (50, 20), (100, 5), (174, 0)]))
     model = build_model(ModelConfig(architecture, channels=16, stacks=2, depth=3, growth=8))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
-    for _ in range(60):
+    for _ in range(150):
         loss = sum(stack_losses(model(mixture), mixture, accompaniment, voice, "masks"))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(float(loss.detach()))
-    assert losses[-1] < 0.5 * losses[0], losses
+        if losses[-1] < 0.5 * losses[0]:
+            break
+    assert losses[-1] < 0.5 * losses[0], losses[::10]

@@ -22,7 +22,7 @@ from .spectrogram import PARK, FrontEnd, resample
 from .targets import estimate_sources
 
 _PROJECT_ROOT = Path(__file__).resolve().parent
-SHIPPED_MODEL = _PROJECT_ROOT / "models" / "cpu.pt"
+SHIPPED_MODEL = _PROJECT_ROOT / "weights" / "cpu.pt"
 
 
 def window_plan(num_frames: int, patch: int = 64, hop: int = 32) -> list[tuple[int, int, int]]:
