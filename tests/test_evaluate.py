@@ -53,3 +53,26 @@ def test_score_files_joins_clips_in_order(mir1k_root, tmp_path):
     sf.write(tmp_path / "a.flac", accompaniment, 16000)
     row = score_files(tmp_path / "v.flac", tmp_path / "a.flac", ids, mir1k_root)
     assert row["voice_sdr"] > 60 and row["samples"] == len(voice)
+
+
+def test_evaluate_scores_clips_in_parallel_and_says_how_many(mir1k_root, tmp_path):
+    from dataclasses import replace
+
+    from shsep.evaluate import evaluate
+    from shsep.profiles import get_profile
+    from shsep.train import train
+
+    checkpoint = train(replace(get_profile("smoke"), steps=2), tmp_path / "run", mir1k_root, progress=False)
+    result = evaluate(checkpoint, "test", mir1k_root, workers=2, max_clips=2, progress=False)
+    result.save(tmp_path / "eval")
+    summary = result.summary()
+    assert summary["clips_scored"] == 2 == len(pd.read_csv(tmp_path / "eval" / "per_clip.csv"))
+    assert np.isfinite(summary["voice_gnsdr"]) and summary["split"] == "test"
+
+
+def test_cli_evaluate_reports_a_bad_checkpoint_clearly(tmp_path, capsys):
+    from shsep.cli import main
+
+    (tmp_path / "bad.pt").write_bytes(b"nonsense")
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "bad.pt"), "--max-clips", "1"]) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err

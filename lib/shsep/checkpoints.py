@@ -31,7 +31,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged or foreign file
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
+        kind = "it holds more than tensors and plain data (refused: loading it could run code)" \
+            if "global" in str(error).lower() else "not a PyTorch checkpoint, or damaged"
+        raise CheckpointError(f"cannot read checkpoint {path}: {kind} ({type(error).__name__})") from None
     if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
         raise CheckpointError(f"{path} is not an shsep checkpoint (no 'model' and 'config' entries)")
     return payload

@@ -31,7 +31,7 @@ def _add_separate(sub):
     p.add_argument("inputs", nargs="+", type=Path, help="audio files (wav, flac, mp3, ogg, ... any rate, mono or stereo)")
     p.add_argument("-o", "--out", type=Path, default=Path("separated"), help="output folder (default: separated)")
     p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
-    p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
+    p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 16 on CUDA, 1 on CPU, where batching measured slower)")
     p.add_argument("--device")
 
 

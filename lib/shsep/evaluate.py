@@ -23,6 +23,10 @@ from .data import Clip, DataError, index_clips, load_sources, load_stereo
 
 EVALUATORS = ("museval", "mir_eval", "fast_bss_eval")
 SOURCES = ("accompaniment", "voice")
+
+
+class EvaluatorUnavailable(ValueError):
+    """An evaluator whose requirements (a program, a package) are missing."""
 METRICS = ("sdr", "sir", "sar")
 
 
@@ -30,6 +34,11 @@ def bss_eval_sources(references: np.ndarray, estimates: np.ndarray, evaluator: s
     """BSS-eval v3 sources with permutation search: (sdr, sir, sar) arrays of shape (sources,), reference order."""
     references = np.asarray(references, dtype=np.float64)
     estimates = _audible(np.asarray(estimates, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):  # e.g. infinite SAR of the mixture used as estimate
+        return _bss_eval_sources(references, estimates, evaluator)
+
+
+def _bss_eval_sources(references, estimates, evaluator):
     if evaluator == "mir_eval":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -38,7 +47,7 @@ def bss_eval_sources(references: np.ndarray, estimates: np.ndarray, evaluator: s
             sdr, sir, sar, _ = mir_eval.separation.bss_eval_sources(references, estimates, compute_permutation=True)
     elif evaluator == "museval":
         if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-            raise RuntimeError("museval needs the ffmpeg and ffprobe programs (its stempeg dependency refuses to "
+            raise EvaluatorUnavailable("museval needs the ffmpeg and ffprobe programs (its stempeg dependency refuses to "
                                "import without them): install ffmpeg, e.g. `apt-get install ffmpeg` or `conda install ffmpeg`")
         import museval.metrics
 
@@ -138,7 +147,7 @@ def summarise(per_clip: pd.DataFrame) -> dict:
 
 def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", data_root=None,
              evaluator: str = "fast_bss_eval", workers: int | None = None, max_clips: int | None = None,
-             clip_ids: list[str] | None = None, batch_size: int = 16, progress: bool = True) -> Evaluation:
+             clip_ids: list[str] | None = None, batch_size: int | None = None, progress: bool = True) -> Evaluation:
     """Separate and score every clip of a split (or the given clip ids) in parallel worker processes."""
     from tqdm.auto import tqdm
 

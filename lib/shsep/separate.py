@@ -52,15 +52,18 @@ def window_plan(num_frames: int, patch: int = 64, hop: int = 32) -> list[tuple[i
 
 
 class Separator:
-    """A trained network plus Park's windowing; `batch_size` windows go through the network at once."""
+    """A trained network plus Park's windowing; `batch_size` windows go through the network at once
+    (default: 16 on CUDA, 1 on CPU)."""
 
     def __init__(self, model: torch.nn.Module, target: str = "masks", front_end: FrontEnd = PARK,
-                 batch_size: int = 16, device: str | torch.device = "cpu", park_istft_quirk: bool = False):
+                 batch_size: int | None = None, device: str | torch.device = "cpu", park_istft_quirk: bool = False):
         self.model = model.eval()
         self.target = target
         self.front_end = front_end
-        self.batch_size = max(1, int(batch_size))
         self.device = torch.device(device)
+        # Batching windows pays on a GPU (the report's speed-up); on CPU the benchmark measured one window
+        # per pass as faster for the cpu model (benchmarks/benchmark.py).
+        self.batch_size = max(1, int(batch_size or (16 if self.device.type == "cuda" else 1)))
         self.park_istft_quirk = park_istft_quirk
 
     @classmethod
