@@ -2,7 +2,7 @@
 # The full reproduction: runs the notebooks in order with papermill for one profile.
 #   ./run_all.sh [--profile smoke|cpu|paper|paper-growing] [--publish]
 #   (default profile: paper with a CUDA GPU, else cpu; --publish copies the executed notebooks over notebooks/)
-# Executed copies and logs go to outputs/<profile>/; figures are refreshed in figures/.
+# Executed copies and logs go to outputs/<profile>/; figures are refreshed in figures/ (smoke: outputs/smoke/figures/).
 # Stops at the first failing notebook, naming it and the error. Sets up .venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -39,5 +39,6 @@ for notebook in "${NOTEBOOKS[@]}"; do
     fi
     echo "[run_all]     done in $(( $(date +%s) - start )) s"
 done
-echo "[run_all] all notebooks ran; executed copies in $OUT/, figures in figures/"
+FIGS=figures/; [ "$PROFILE" = smoke ] && FIGS=outputs/smoke/figures/
+echo "[run_all] all notebooks ran; executed copies in $OUT/, figures in $FIGS"
 if [ "$PUBLISH" = 1 ]; then "$PY" scripts/publish_notebooks.py "$OUT"; fi

@@ -47,6 +47,8 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(mir1k_root, tmp_pa
 def test_resume_refuses_another_configuration(mir1k_root, tmp_path):
     config = replace(get_profile("smoke"), steps=2)
     train(config, tmp_path, mir1k_root, progress=False)
+    with pytest.raises(ValueError, match="already holds a training run"):
+        train(config, tmp_path, mir1k_root, progress=False)  # never overwrite a run without being asked
     with pytest.raises(ValueError, match="another configuration"):
         train(replace(config, seed=5), tmp_path, mir1k_root, resume=True, progress=False)
 

@@ -81,6 +81,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         optimizer.load_state_dict(payload["optimizer"])
         step = int(payload["step"])
         torch.set_rng_state(payload["rng_state"])
+    elif checkpoint_path.is_file():
+        raise ValueError(f"{out_dir} already holds a training run ({CHECKPOINT_NAME}); "
+                         "pass resume=True (--resume) to continue it, or choose another output folder")
     elif main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / LOG_NAME).unlink(missing_ok=True)
@@ -90,7 +93,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     channels_last = device.type == "cpu" or device.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        net = model
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
     log = _Log(out_dir / LOG_NAME, config.model.stacks, step) if main_process else None
