@@ -6,9 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-PARK_PAPER = {"voice_gnsdr": 10.51, "accompaniment_gnsdr": 9.88}
-
-
 def _add_train(sub):
     from .profiles import PROFILES
     from .samplers import SAMPLERS

@@ -27,7 +27,6 @@ SOURCES = ("accompaniment", "voice")
 
 class EvaluatorUnavailable(ValueError):
     """An evaluator whose requirements (a program, a package) are missing."""
-METRICS = ("sdr", "sir", "sar")
 
 
 def bss_eval_sources(references: np.ndarray, estimates: np.ndarray, evaluator: str = "fast_bss_eval"):

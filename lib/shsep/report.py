@@ -16,8 +16,6 @@ from .evaluate import score_estimates
 REPORT_OUTPUTS = Path(os.environ.get("SHSEP_REPORT_OUTPUTS",
                                      Path(__file__).resolve().parents[3] / "shared" / "data" / "report_outputs"))
 ANNAR_4 = [f"annar_4_{i:02d}" for i in range(1, 10)]
-PARK_PAPER = {"voice_gnsdr": 10.51, "voice_gsir": 16.01, "voice_gsar": 12.53,
-              "accompaniment_gnsdr": 9.88, "accompaniment_gsir": 14.24, "accompaniment_gsar": 12.36}
 _COLUMNS = ["change", "observation", "stacks", "channels", "growth", "outputs", "parameters", "iterations",
             "learning_rate", "gpu", "train_time", "test_clips", "test_time", "voice_gnsdr", "voice_gsir", "voice_gsar",
             "accompaniment_gnsdr", "accompaniment_gsir", "accompaniment_gsar"]
