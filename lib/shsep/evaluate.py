@@ -177,19 +177,32 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split)
 
 
+def join_clips(clip_ids: list[str], data_root=None) -> np.ndarray:
+    """Stereo (accompaniment, voice) of MIR-1K clips joined in the given order, (2, samples) at 16 kHz."""
+    from .data import get_clip
+
+    return np.concatenate([load_stereo(get_clip(c, data_root)) for c in clip_ids], axis=1)
+
+
+def read_estimate(path) -> np.ndarray:
+    """A separated source stored as a file: mono (channels averaged), refused unless at 16 kHz like the references."""
+    from .data import read_audio
+
+    audio, rate = read_audio(path)
+    if rate != 16000:
+        raise DataError(f"{path} is at {rate} Hz; the references are at 16000 Hz")
+    return audio.mean(axis=1)
+
+
+def score_joined(stereo: np.ndarray, voice: np.ndarray, accompaniment: np.ndarray,
+                 evaluator: str = "fast_bss_eval") -> dict:
+    """Score voice / accompaniment estimates against joined references, all cut to the shortest."""
+    n = min(len(voice), len(accompaniment), stereo.shape[1])
+    return score_estimates(stereo[:, :n], np.stack([accompaniment[:n], voice[:n]]), stereo[:, :n].mean(axis=0), evaluator)
+
+
 def score_files(voice_file, accompaniment_file, clip_ids: list[str], data_root=None,
                 evaluator: str = "fast_bss_eval") -> dict:
     """Score separations stored as files (e.g. the report's) against the MIR-1K clips they came from, joined in order."""
-    from .data import get_clip, read_audio
-
-    stereo = np.concatenate([load_stereo(get_clip(c, data_root)) for c in clip_ids], axis=1)
-    estimates = []
-    for path in (accompaniment_file, voice_file):
-        audio, rate = read_audio(path)
-        if rate != 16000:
-            raise DataError(f"{path} is at {rate} Hz; the references are at 16000 Hz")
-        estimates.append(audio.mean(axis=1))
-    n = min(len(e) for e in estimates)
-    return score_estimates(stereo, np.stack([e[:n] for e in estimates]), stereo.mean(axis=0), evaluator)
-
-
+    return score_joined(join_clips(clip_ids, data_root), read_estimate(voice_file), read_estimate(accompaniment_file),
+                        evaluator)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import DataError, get_clip, load_stereo
-from .evaluate import score_estimates
+from .data import DataError
+from .evaluate import join_clips, read_estimate, score_joined
 
 REPORT_OUTPUTS = Path(os.environ.get("SHSEP_REPORT_OUTPUTS",
                                      Path(__file__).resolve().parents[3] / "shared" / "data" / "report_outputs"))
@@ -35,31 +35,17 @@ def read_result_log(folder=None) -> pd.DataFrame:
     return raw.dropna(how="all")
 
 
-def report_best(folder=None) -> pd.Series:
-    """The report's run with the highest vocal GNSDR."""
-    log = read_result_log(folder)
-    runs = log[log["gpu"].notna()]
-    return runs.loc[runs["voice_gnsdr"].astype(float).idxmax()]
-
-
 def annar_4_comparison(separator, data_root=None, folder=None, evaluator: str = "fast_bss_eval"):
     """Score our separation of annar_4 (clips 01-09 joined) beside the report's 'ours' and 'paper' files.
 
     Returns (a DataFrame of SDR/SIR/SAR/NSDR per system, {system: (voice, accompaniment)} waveforms).
     """
-    import soundfile as sf
-
     folder = _folder(folder)
-    stereo = np.concatenate([load_stereo(get_clip(c, data_root)) for c in ANNAR_4], axis=1)
-    mixture = stereo.mean(axis=0)
-    accompaniment, voice = separator.separate(mixture, 16000)
+    stereo = join_clips(ANNAR_4, data_root)
+    accompaniment, voice = separator.separate(stereo.mean(axis=0), 16000)
     stems = {"shsep": (voice, accompaniment)}
     for name in ("ours", "paper"):
-        voice_file = folder / f"annar_4_voice_predict_{name}.flac"
-        accompaniment_file = folder / f"annar_4_accompaniments_predict_{name}.flac"
-        stems[f"report {name}"] = tuple(sf.read(str(f), dtype="float32")[0] for f in (voice_file, accompaniment_file))
-    rows = {}
-    for name, (v, a) in stems.items():
-        n = min(len(v), len(a), stereo.shape[1])
-        rows[name] = score_estimates(stereo[:, :n], np.stack([a[:n], v[:n]]), mixture[:n], evaluator)
+        stems[f"report {name}"] = (read_estimate(folder / f"annar_4_voice_predict_{name}.flac"),
+                                   read_estimate(folder / f"annar_4_accompaniments_predict_{name}.flac"))
+    rows = {name: score_joined(stereo, v, a, evaluator) for name, (v, a) in stems.items()}
     return pd.DataFrame(rows).T, stems

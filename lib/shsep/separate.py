@@ -93,6 +93,13 @@ class Separator:
                 voice[:, keep_from:keep_to] = v[:, keep_from - start: keep_to - start]
         return accompaniment[:, :frames], voice[:, :frames]
 
+    def analyse(self, mixture: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+        """(the signal at the front end's rate, padded to at least one STFT frame; its complex spectrogram)."""
+        fe = self.front_end
+        low = resample(mixture, sample_rate, fe.sample_rate)
+        low = np.pad(low, (0, max(0, fe.n_fft - len(low))))
+        return low, fe.analyse(low)
+
     def separate(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Mono waveform at any rate → (accompaniment, voice) waveforms at the same rate and length.
 
@@ -101,8 +108,7 @@ class Separator:
         """
         fe = self.front_end
         length = len(mixture)
-        low = _at_least(resample(mixture, sample_rate, fe.sample_rate), fe.n_fft)
-        spec = fe.analyse(low)
+        low, spec = self.analyse(mixture, sample_rate)
         magnitude = np.abs(spec)
         if scale is None:
             scale = float(magnitude.max())
@@ -115,11 +121,6 @@ class Separator:
             wave = resample(wave, fe.sample_rate, sample_rate)
             outputs.append(_fit_length(wave, length))
         return outputs[0], outputs[1]
-
-
-def _at_least(signal: np.ndarray, length: int) -> np.ndarray:
-    """Zero-pad a signal shorter than one STFT frame."""
-    return np.pad(signal, (0, max(0, length - len(signal))))
 
 
 def _fit_length(wave: np.ndarray, length: int) -> np.ndarray:
@@ -175,10 +176,9 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
         block, margin = int(block_seconds * rate), int(margin_seconds * rate)
         starts = list(range(0, total, block))
         scale = 0.0
-        fe = separator.front_end
         for start in starts:
-            low = resample(_read_mono(handle, start, min(total, start + block)), rate, fe.sample_rate)
-            scale = max(scale, float(np.abs(fe.analyse(_at_least(low, fe.n_fft))).max()))
+            _, spec = separator.analyse(_read_mono(handle, start, min(total, start + block)), rate)
+            scale = max(scale, float(np.abs(spec).max()))
         paths = (out_dir / f"{input_path.stem}_accompaniment.wav", out_dir / f"{input_path.stem}_voice.wav")
         writers = [sf.SoundFile(str(p), "w", samplerate=rate, channels=1, subtype="FLOAT") for p in paths]
         from tqdm.auto import tqdm
