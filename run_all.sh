@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The full reproduction: runs the notebooks in order with papermill for one profile.
-#   ./run_all.sh [--profile smoke|cpu|paper|paper-growing] [--publish]
-#   (default profile: paper with a CUDA GPU, else cpu; --publish copies the executed notebooks over notebooks/)
+#   ./run_all.sh [--profile smoke|cpu|paper|paper-growing] [--publish] [--rerun-ablations]
+#   (default profile: paper with a CUDA GPU, else cpu; --publish copies the executed notebooks over notebooks/;
+#    07_ablations reads results/experiments.csv and trains only the arms it lacks, all of them with --rerun-ablations)
 # Executed copies and logs go to outputs/<profile>/; figures are refreshed in figures/ (smoke: outputs/smoke/figures/).
 # Stops at the first failing notebook, naming it and the error. Sets up .venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
 PROFILE=""
 PUBLISH=0
+RERUN_ABLATIONS=False
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) PROFILE="$2"; shift 2 ;;
         --profile=*) PROFILE="${1#*=}"; shift ;;
         --publish) PUBLISH=1; shift ;;
-        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        --rerun-ablations) RERUN_ABLATIONS=True; shift ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
         *) echo "run_all.sh: unknown argument $1 (use --profile NAME)" >&2; exit 2 ;;
     esac
 done
@@ -30,7 +33,9 @@ for notebook in "${NOTEBOOKS[@]}"; do
     name="$(basename "$notebook" .ipynb)"
     echo "[run_all] ($i/${#NOTEBOOKS[@]}) $name ..."
     start=$(date +%s)
-    if ! "$PY" -m papermill "$notebook" "$OUT/$name.ipynb" --cwd notebooks -p profile "$PROFILE" \
+    extra=()
+    [ "$name" = 07_ablations ] && extra=(-p rerun_arms "$RERUN_ABLATIONS")
+    if ! "$PY" -m papermill "$notebook" "$OUT/$name.ipynb" --cwd notebooks -p profile "$PROFILE" "${extra[@]}" \
             --log-output --no-progress-bar > "$OUT/$name.log" 2>&1; then
         echo "[run_all] FAILED in $name (profile $PROFILE). The error:" >&2
         grep -E "Error|Exception" "$OUT/$name.log" | tail -5 >&2

@@ -1,4 +1,4 @@
-"""The `shsep` command line: train, separate, evaluate, score, export, download-mir1k."""
+"""The `shsep` command line: train, separate, evaluate, score, ablations, export, download-mir1k."""
 from __future__ import annotations
 
 import argparse
@@ -57,6 +57,21 @@ def _add_score(sub):
     p.add_argument("--data-root")
 
 
+def _add_ablations(sub):
+    from .experiments import ARMS, BUDGETS
+
+    p = sub.add_parser("ablations", help="train and score the ablation arms; append them to results/experiments.csv")
+    p.add_argument("--budget", choices=list(BUDGETS), default="ablation",
+                   help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
+    p.add_argument("--arms", nargs="+", choices=[a.name for a in ARMS],
+                   help="default: the arms the log lacks for this budget (all of them with --rerun)")
+    p.add_argument("--rerun", action="store_true", help="retrain from scratch and replace the arms' rows")
+    p.add_argument("--no-questions", action="store_true", help="skip the evaluator comparisons")
+    p.add_argument("--data-root")
+    p.add_argument("--device")
+    p.add_argument("--workers", type=int, help="evaluation processes (default: one per core)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shsep", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_separate(sub)
     _add_evaluate(sub)
     _add_score(sub)
+    _add_ablations(sub)
     p = sub.add_parser("export", help="write a small inference-only copy (float16 weights) of a checkpoint")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("destination", type=Path)
@@ -133,6 +149,21 @@ def _score(args) -> int:
     return 0
 
 
+def _ablations(args) -> int:
+    from .experiments import METRICS, run_arms, run_evaluator_questions
+
+    log = run_arms(args.budget, args.arms, args.rerun, data_root=args.data_root, device=args.device,
+                   workers=args.workers)
+    columns = ["arm", "parameters", "steps", "train_seconds", "clips_scored"] + METRICS
+    print(log[columns].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    if not args.no_questions:
+        for question, table in run_evaluator_questions(args.budget, data_root=args.data_root,
+                                                       rerun=args.rerun).items():
+            print(f"\n{question} question:")
+            print(table.drop(columns=["budget"]).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    return 0
+
+
 def _export(args) -> int:
     from .train import export_weights
 
@@ -148,7 +179,7 @@ def _download(args) -> int:
 
 
 COMMANDS = {"train": _train, "separate": _separate, "evaluate": _evaluate, "score": _score,
-            "export": _export, "download-mir1k": _download}
+            "ablations": _ablations, "export": _export, "download-mir1k": _download}
 
 if __name__ == "__main__":
     sys.exit(main())

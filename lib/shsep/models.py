@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 ARCHITECTURES = ("park", "report")
+HEADS = (None, "linear", "bn-relu")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class ModelConfig:
     growth: channels added per pooling level (0 = Park's constant width, 64 = the report's).
     depth: recursion depth of each hourglass (4: four poolings in Park's graph, five in the report's).
     outputs: prediction channels (2: both sources; 1: one source, the other by subtraction).
+    head: the prediction layer after each stack. None: the architecture's own (Park: a linear 1×1
+      convolution; the report: a 3×3 convolution with BatchNorm and ReLU). 'linear' or 'bn-relu'
+      swaps one for the other (the direct-prediction ablation).
     """
 
     architecture: str = "park"
@@ -33,6 +37,11 @@ class ModelConfig:
     depth: int = 4
     growth: int = 0
     outputs: int = 2
+    head: str | None = None
+
+    def __post_init__(self):
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, not {self.head!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,7 +97,8 @@ class StackedHourglass(nn.Module):
         self.hourglasses = nn.ModuleList(ParkHourglass(config.depth, c, config.growth) for _ in range(config.stacks))
         self.features = nn.ModuleList(
             nn.Sequential(_ConvReLU(c, c, 3), _ConvReLU(c, c, 1)) for _ in range(config.stacks))
-        self.heads = nn.ModuleList(nn.Conv2d(c, config.outputs, 1) for _ in range(config.stacks))
+        self.heads = nn.ModuleList(_prediction_head(c, config.outputs, config.head or "linear", 1)
+                                   for _ in range(config.stacks))
         self.feature_links = nn.ModuleList(nn.Conv2d(c, c, 1) for _ in range(config.stacks - 1))
         self.prediction_links = nn.ModuleList(nn.Conv2d(config.outputs, c, 1) for _ in range(config.stacks - 1))
 
@@ -144,7 +154,8 @@ class ReportHourglass(nn.Module):
             ReportHourglassBlock(config.depth, c, config.growth) for _ in range(config.stacks))
         self.features = nn.ModuleList(
             nn.Sequential(_ConvBNReLU(c, c), _ConvBNReLU(c, c, 1)) for _ in range(config.stacks))
-        self.heads = nn.ModuleList(_ConvBNReLU(c, config.outputs) for _ in range(config.stacks))
+        self.heads = nn.ModuleList(_prediction_head(c, config.outputs, config.head or "bn-relu", 3)
+                                   for _ in range(config.stacks))
         self.prediction_links = nn.ModuleList(_ConvBNReLU(config.outputs, c) for _ in range(config.stacks - 1))
         self.feature_links = nn.ModuleList(_ConvBNReLU(c, c) for _ in range(config.stacks - 1))
 
@@ -158,6 +169,13 @@ class ReportHourglass(nn.Module):
             if i < self.config.stacks - 1:
                 x = self.prediction_links[i](prediction) + self.feature_links[i](features)
         return predictions
+
+
+def _prediction_head(channels: int, outputs: int, kind: str, kernel: int) -> nn.Module:
+    """'linear': a plain convolution (Park's); 'bn-relu': convolution, BatchNorm, ReLU (the report's)."""
+    if kind == "bn-relu":
+        return _ConvBNReLU(channels, outputs, kernel)
+    return nn.Conv2d(channels, outputs, kernel, padding=kernel // 2)
 
 
 def build_model(config: ModelConfig) -> nn.Module:

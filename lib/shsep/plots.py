@@ -35,3 +35,45 @@ def loss_curves(log, smooth: int = 50):
     ax.set(xlabel="step", ylabel="L1 loss (normalised magnitude)", yscale="log", title="training loss per stack")
     ax.legend()
     return fig
+
+
+def ablation_bars(log, spread=None):
+    """Voice and accompaniment GNSDR of every arm (one budget's log), side by side; `spread` (dB) shades
+    the band around the base arm that reseeding alone spans."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(log) + 1.5), sharey=True)
+    arms = list(log["arm"])
+    y = np.arange(len(arms))
+    colours = {q: f"C{i}" for i, q in enumerate(dict.fromkeys(log["question"]))}
+    for ax, source in zip(axes, ("voice", "accompaniment")):
+        values = log[f"{source}_gnsdr"].to_numpy(float)
+        ax.barh(y, values, color=[colours[q] for q in log["question"]])
+        for yi, v in zip(y, values):
+            ax.text(v, yi, f" {v:.2f}", va="center", fontsize=8)
+        if "base" in arms:
+            base = values[arms.index("base")]
+            ax.axvline(base, color="k", lw=0.8)
+            if spread is not None and np.isfinite(spread[f"{source}_gnsdr"]):
+                s = spread[f"{source}_gnsdr"]
+                ax.axvspan(base - s, base + s, color="0.8", zorder=0)
+        ax.set(title=f"{source} GNSDR (dB)", yticks=y, yticklabels=arms)
+    axes[0].invert_yaxis()  # shared: first arm on top
+    return fig
+
+
+def activation_traces(traces: dict, stack: int | None = None):
+    """What the prediction heads do during training, one line per run ({label: activations.csv frame}).
+
+    Left: share of predictions ≤ 0 (zero after the ReLU / the clip at 0); middle: gradient norm reaching
+    the head (train mode); right: mean estimate over mean reference (1 = right overall level).
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    for label, frame in traces.items():
+        last = frame[frame["stack"] == (stack or frame["stack"].max())]
+        axes[0].plot(last["step"], last["prediction_nonpositive_fraction"], marker=".", label=label)
+        axes[1].plot(last["step"], last["head_gradient_norm"].clip(lower=1e-12), marker=".", label=label)
+        axes[2].plot(last["step"], last["estimate_mean"] / last["reference_mean"], marker=".", label=label)
+    axes[0].set(title="predictions ≤ 0 (share)", xlabel="step", ylim=(-0.05, 1.05))
+    axes[1].set(title="gradient norm at the head", xlabel="step", yscale="log")
+    axes[2].set(title="mean estimate / mean reference", xlabel="step", yscale="log")
+    axes[0].legend(fontsize=8)
+    return fig

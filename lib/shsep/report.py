@@ -49,3 +49,23 @@ def annar_4_comparison(separator, data_root=None, folder=None, evaluator: str = 
                                    read_estimate(folder / f"annar_4_accompaniments_predict_{name}.flac"))
     rows = {name: score_joined(stereo, v, a, evaluator) for name, (v, a) in stems.items()}
     return pd.DataFrame(rows).T, stems
+
+
+# The report's runs that bear on each ablation question: {question: {label: row of result.xlsx}}.
+# All 1000-iteration rows used learning rate 0.1 and 100 test clips; rows 12-18 are 15000+ steps on 825.
+REPORT_RUNS = {
+    "stacks": {"1 stack (64 +64)": 3, "2 stacks (64 +64)": 2, "3 stacks (64 +64)": 4, "4 stacks (64 +64)": 5},
+    "channels": {"4 stacks, 64 constant (2.96 M)": 7, "4 stacks, 64 +64 (34.7 M)": 5,
+                 "15k steps, 64 +64 (34.7 M, 825 clips)": 14, "15k steps, Park-like 256 constant (42.8 M, 825 clips)": 15},
+    "targets": {"both masks, 1 stack": 3, "voice mask only, 1 stack": 10, "accompaniment mask only, 1 stack": 9},
+    "direct": {"direct prediction, 1 stack": 11},
+    "samplers": {"clip-then-start, 15k steps, lr 0.01 (825 clips)": 12, "uniform, 15k steps, lr 0.001 (its note says 0.01; 825 clips)": 17},
+    "evaluators": {"mir_eval, 1 window per pass": 0, "museval, 4 windows per pass": 1},
+}
+
+
+def report_runs(question: str, folder=None) -> pd.DataFrame:
+    """The report's log rows for one ablation question, labelled."""
+    log = read_result_log(folder)
+    rows = [log.loc[index].to_dict() | {"label": label} for label, index in REPORT_RUNS[question].items()]
+    return pd.DataFrame(rows)

@@ -49,11 +49,14 @@ def _distributed() -> tuple[int, int]:
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resume: bool = False,
-          device: str | None = None, progress: bool = True, stop_after: int | None = None) -> Path:
+          device: str | None = None, progress: bool = True, stop_after: int | None = None,
+          on_checkpoint=None) -> Path:
     """Train `config`, writing ``checkpoint.pt`` (latest, atomic), ``log.csv`` and ``config.json`` to out_dir.
 
     resume=True continues from out_dir's checkpoint. stop_after ends the run after that many steps
-    in total (to simulate an interruption). Returns the checkpoint path.
+    in total (to simulate an interruption). on_checkpoint(step, model), if given, is called on the
+    main process after every checkpoint (e.g. to record activations). Returns the checkpoint path.
+    The log's ``seconds`` column is training time summed over resumes.
     """
     if config.model.outputs != num_outputs(config.target):
         raise ValueError(f"target {config.target!r} needs {num_outputs(config.target)} outputs, "
@@ -125,12 +128,17 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         optimizer.step()
         step += 1
         if main_process:
-            log.write(step, lr, [float(x.detach()) for x in losses], time.time() - started)
+            log.write(step, lr, [float(x.detach()) for x in losses], log.seconds_before + time.time() - started)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(total.detach()):.4f}", lr=f"{lr:.1e}")
             if step % config.checkpoint_every == 0 or step == last_step:
                 _save(checkpoint_path, model, optimizer, step, config)
+                if on_checkpoint is not None:
+                    paused = time.time()
+                    on_checkpoint(step, model)
+                    model.train()
+                    started += time.time() - paused  # the callback's time is not training time
     if bar is not None:
         bar.close()
     if log is not None:
@@ -156,6 +164,7 @@ class _Log:
         if resumed_step and path.is_file():
             with open(path) as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resumed_step]
+        self.seconds_before = float(rows[-1]["seconds"]) if rows else 0.0  # training time of earlier sessions
         with open(path, "w", newline="") as f:
             writer = csv.DictWriter(f, self.fields)
             writer.writeheader()
