@@ -8,7 +8,7 @@ report's ``result.xlsx``). Runs live in ``runs/ablations/<budget>/<arm>/``; an i
 
 While an arm trains, ``activations.csv`` records, at every checkpoint, what its prediction heads
 output on a fixed batch of training windows (``probe_heads``): the evidence for the
-direct-prediction question. ``evaluator_comparison`` answers the evaluator question.
+direct-prediction question. ``run_evaluator_questions`` answers the evaluator question.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import os
 import platform
 import shutil
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,8 +26,8 @@ import pandas as pd
 import torch
 
 from .data import index_clips
-from .profiles import TrainConfig, get_profile
-from .targets import num_outputs, predicted_sources, reference_sources
+from .profiles import TrainConfig, get_profile, with_overrides
+from .targets import predicted_sources, reference_sources
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RUNS_DIR = PROJECT_ROOT / "runs" / "ablations"
@@ -79,11 +79,7 @@ class Arm:
 
     def config(self, budget: Budget) -> TrainConfig:
         values = {k: v(budget.base.model) if callable(v) else v for k, v in self.changes.items()}
-        base = budget.base
-        model_fields = {k: values.pop(k) for k in list(values) if k in base.model.__dataclass_fields__}
-        if "target" in values:
-            model_fields["outputs"] = num_outputs(values["target"])
-        return replace(base, model=replace(base.model, **model_fields), **values)
+        return with_overrides(budget.base, **values)
 
 
 ARMS = [
@@ -243,7 +239,6 @@ def run_arm(arm: Arm | str, budget: Budget | str = "ablation", log_path=None, ru
             data_root=None, device: str | None = None, workers: int | None = None, rerun: bool = False,
             progress: bool = True) -> dict:
     """Train (or resume) one arm, score it on the budget's test clips, append its row to the log; returns the row."""
-    from .checkpoints import read_checkpoint
     from .evaluate import evaluate, summarise
     from .models import build_model, count_parameters
     from .train import CHECKPOINT_NAME, pick_device, read_log as read_train_log, train
@@ -262,8 +257,6 @@ def run_arm(arm: Arm | str, budget: Budget | str = "ablation", log_path=None, ru
         (run_dir / "activations.csv").unlink(missing_ok=True)
         torch.manual_seed(config.seed)  # the same initial weights train() starts from
         probe(0, build_model(config.model))
-    elif read_checkpoint(checkpoint)["config"] != config.to_dict():
-        raise ValueError(f"{run_dir} holds a run of another configuration; rerun=True starts it afresh")
     device = pick_device(device)
     train(config, run_dir, data_root, resume=True, device=str(device), progress=progress, on_checkpoint=probe)
 
@@ -454,8 +447,9 @@ def side_by_side(question: str, log: pd.DataFrame, report_folder=None) -> pd.Dat
     ours = ours.assign(source="shsep", label=ours["arm"] + ": " + ours["change"], clips=ours["clips_scored"],
                        minutes=ours["train_seconds"] / 60)
     frames = [ours]
-    if question in _report_questions():
-        from .report import report_runs
+    from .report import REPORT_RUNS, report_runs
+
+    if question in REPORT_RUNS:
 
         try:
             theirs = report_runs(question, report_folder)
@@ -466,12 +460,6 @@ def side_by_side(question: str, log: pd.DataFrame, report_folder=None) -> pd.Dat
                                         minutes=np.nan))
     table = pd.concat(frames, ignore_index=True)[["source", "label"] + _SIDE_COLUMNS]
     return table.astype({"parameters": "Int64", "steps": "Int64", "clips": "Int64"})
-
-
-def _report_questions():
-    from .report import REPORT_RUNS
-
-    return REPORT_RUNS
 
 
 def run_to_run_spread(log: pd.DataFrame) -> pd.Series:

@@ -60,14 +60,18 @@ def get_profile(name: str, **overrides) -> TrainConfig:
     """A profile by name, with field overrides (model fields may be given by name too)."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
-    config = PROFILES[name]
+    return with_overrides(PROFILES[name], **overrides)
+
+
+def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
+    """config with fields replaced; model fields may be given by name, and a target sets the model's outputs."""
     model_fields = {k: overrides.pop(k) for k in list(overrides) if k in ModelConfig.__dataclass_fields__}
-    if model_fields:
-        config = replace(config, model=replace(config.model, **model_fields))
     if "target" in overrides:
         from .targets import num_outputs
 
-        config = replace(config, model=replace(config.model, outputs=num_outputs(overrides["target"])))
+        model_fields["outputs"] = num_outputs(overrides["target"])
+    if model_fields:
+        config = replace(config, model=replace(config.model, **model_fields))
     return replace(config, **overrides)
 
 
