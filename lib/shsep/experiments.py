@@ -327,19 +327,11 @@ def _museval_v4(references: np.ndarray, estimates: np.ndarray) -> tuple[np.ndarr
 
 
 def _score_with(method: str, references, estimates, mixture) -> dict:
-    from .evaluate import SOURCES, score_estimates
+    from .evaluate import score_estimates
 
-    if method != "museval v4 (bss_eval defaults)":
-        return score_estimates(references, estimates, mixture, method.split(" ")[0])
-    n = min(references.shape[-1], estimates.shape[-1], len(mixture))
-    references, estimates, mixture = references[:, :n], estimates[:, :n], mixture[:n]
-    sdr, sir, sar = _museval_v4(references, estimates)
-    mixture_sdr = _museval_v4(references, np.stack([mixture, mixture]))[0]
-    row = {"samples": n}
-    for i, source in enumerate(SOURCES):
-        row.update({f"{source}_sdr": sdr[i], f"{source}_sir": sir[i], f"{source}_sar": sar[i],
-                    f"{source}_nsdr": sdr[i] - mixture_sdr[i]})
-    return row
+    if method == "museval v4 (bss_eval defaults)":
+        return score_estimates(references, estimates, mixture, metric=_museval_v4)
+    return score_estimates(references, estimates, mixture, method.split(" ")[0])
 
 
 EVALUATOR_METHODS = ["mir_eval v3", "museval v3 (bss_eval_sources)", "fast_bss_eval v3", "museval v4 (bss_eval defaults)"]
