@@ -6,7 +6,8 @@ import torch
 from shsep.checkpoints import CheckpointError
 from shsep.data import DataError, get_clip, load_sources
 from shsep.models import ModelConfig, build_model
-from shsep.separate import Separator, separate_file, window_plan
+from shsep.predict import separate_file
+from shsep.separate import Separator, window_plan
 
 
 @pytest.mark.parametrize("frames", [64, 65, 95, 96, 97, 128, 300, 1001])
@@ -60,32 +61,136 @@ def write(path, audio, rate):
     return path
 
 
-@pytest.mark.parametrize("rate, channels, seconds", [(44100, 2, 3.0), (22050, 1, 2.0), (8000, 1, 0.01)])
-def test_separate_file_keeps_rate_and_length(tmp_path, tiny_separator, rate, channels, seconds):
-    rng = np.random.default_rng(0)
-    audio = rng.standard_normal((int(rate * seconds), channels)).astype(np.float32) * 0.1
-    voice, accompaniment = separate_file(tiny_separator, write(tmp_path / "song.wav", audio, rate), tmp_path / "out",
-                                         progress=False)
-    assert voice.name == "song_voice.wav" and accompaniment.name == "song_accompaniment.wav"
-    for path in (voice, accompaniment):
+def noise(rate, channels, seconds, seed=0):
+    return (np.random.default_rng(seed).standard_normal((int(rate * seconds), channels)) * 0.1).astype(np.float32)
+
+
+def snr_db(reference, estimate):
+    return 10 * np.log10(np.sum(reference ** 2) / max(np.sum((reference - estimate) ** 2), 1e-30))
+
+
+@pytest.mark.parametrize("rate, channels, seconds", [(44100, 2, 3.0), (48000, 2, 1.5), (22050, 1, 2.0),
+                                                     (8000, 1, 0.7), (16000, 2, 0.01), (8000, 1, 0.01)])
+@pytest.mark.parametrize("band", ["full", "park"])
+def test_separate_file_keeps_rate_length_and_channels(tmp_path, tiny_separator, rate, channels, seconds, band):
+    audio = noise(rate, channels, seconds)
+    result = separate_file(tiny_separator, write(tmp_path / "song.wav", audio, rate), tmp_path / "out", band=band,
+                           progress=False)
+    assert result.stems.voice.name == "song_voice.wav" and result.stems.accompaniment.name == "song_accompaniment.wav"
+    assert (result.sample_rate, result.channels) == (rate, channels)
+    expected_channels = channels if band == "full" else 1  # Park's path is mono by design
+    for path in result.stems:
         info = sf.info(path)
-        assert (info.samplerate, info.frames, info.channels) == (rate, len(audio), 1)
+        assert (info.samplerate, info.frames, info.channels) == (rate, len(audio), expected_channels)
 
 
-def test_long_files_are_separated_in_blocks_like_whole(tmp_path, tiny_separator, mir1k_root):
-    sources = load_sources(get_clip("annar_1_01", mir1k_root))
-    path = write(tmp_path / "clip.flac", sources.mixture, 16000)
-    whole = separate_file(tiny_separator, path, tmp_path / "whole", progress=False)
-    blocks = separate_file(tiny_separator, path, tmp_path / "blocks", block_seconds=2.0, margin_seconds=2.0, progress=False)
-    a, b = sf.read(whole[0])[0], sf.read(blocks[0])[0]
-    assert len(a) == len(b) == len(sources.mixture)
-    error = np.sum((a - b) ** 2) / np.sum(a ** 2)
-    assert error < 1e-3  # block seams with 2 s of context: at most -30 dB of difference
+@pytest.mark.parametrize("channels", ["downmix", "per-channel"])
+def test_full_band_stems_add_up_to_the_input(tmp_path, tiny_separator, channels):
+    audio = noise(44100, 2, 2.5)
+    result = separate_file(tiny_separator, write(tmp_path / "song.wav", audio, 44100), tmp_path, channels=channels,
+                           block_seconds=1.0, margin_seconds=0.5, progress=False)
+    voice, accompaniment = sf.read(result.stems.voice)[0], sf.read(result.stems.accompaniment)[0]
+    assert snr_db(audio, voice + accompaniment) > 60
+    assert snr_db(audio, voice) < 20 and snr_db(audio, accompaniment) < 20  # each stem is a real part, not the whole
+
+
+def test_wiener_stems_add_up_too(tiny_separator):
+    audio = noise(16000, 2, 1.0).T
+    stems = tiny_separator.separate_full_band(audio, 16000, wiener_iterations=1)
+    assert stems.voice.shape == audio.shape
+    assert snr_db(audio, stems.voice + stems.accompaniment) > 60
+
+
+@pytest.fixture(scope="module")
+def shipped_separator():
+    return Separator.from_checkpoint(device="cpu")
+
+
+def band_part(audio, rate, low_hz, high_hz):
+    """The part of audio between low_hz and high_hz (an ideal band-pass by FFT)."""
+    spectrum = np.fft.rfft(audio, axis=-1)
+    hz = np.fft.rfftfreq(audio.shape[-1], 1 / rate)
+    spectrum[..., (hz < low_hz) | (hz > high_hz)] = 0
+    return np.fft.irfft(spectrum, n=audio.shape[-1], axis=-1)
+
+
+def captured_share(estimate, reference):
+    """How much of the reference the estimate holds: its projection on the reference, as a share of the reference."""
+    return float(np.sum(estimate * reference) / np.sum(reference ** 2))
+
+
+def test_full_band_voice_carries_the_band_above_4_khz(mir1k_root, shipped_separator):
+    """On a 44.1 kHz stereo mixture of a real clip, the voice stem holds much of the true voice's 4.5-7.8 kHz band
+    and less of the accompaniment's; Park's path holds none of either."""
+    from shsep.data import stereo_song
+
+    song = stereo_song(["annar_1_01"], 44100, mir1k_root)
+    full = shipped_separator.separate_full_band(song.mixture, 44100)
+    park = shipped_separator.separate(song.mixture.mean(axis=0), 44100)
+    voice_high, accompaniment_high = (band_part(x, 44100, 4500, 7800) for x in (song.voice, song.accompaniment))
+    full_high = band_part(full.voice, 44100, 4500, 7800)
+    assert full.voice.shape == song.mixture.shape
+    assert captured_share(full_high, voice_high) > 0.3
+    assert captured_share(full_high, accompaniment_high) < 0.8 * captured_share(full_high, voice_high)
+    assert abs(captured_share(band_part(park.voice, 44100, 4500, 7800), voice_high.mean(axis=0))) < 0.01
+
+
+def test_full_band_scores_no_lower_than_park_path_on_the_same_stereo_mixture(mir1k_root, shipped_separator):
+    """Both paths separate the same stereo mixture (three clips joined); Park's path gives mono stems, so both
+    are scored on the downmix (references and full-band stems averaged over channels)."""
+    from shsep.data import stereo_song
+    from shsep.evaluate import score_estimates
+
+    song = stereo_song(["abjones_1_01", "annar_1_01", "Ani_1_01"], 16000, mir1k_root)
+    references = np.stack([song.accompaniment.mean(axis=0), song.voice.mean(axis=0)])
+    mixture = song.mixture.mean(axis=0)
+    full = score_estimates(references, np.stack([s.mean(axis=0) for s in
+                                                 shipped_separator.separate_full_band(song.mixture, 16000)]), mixture)
+    park = score_estimates(references, np.stack(shipped_separator.separate(mixture, 16000)), mixture)
+    assert full["voice_sdr"] >= park["voice_sdr"] and full["accompaniment_sdr"] >= park["accompaniment_sdr"], (full, park)
+
+
+@pytest.mark.parametrize("clip, expected", [
+    ("annar_1_01", {"accompaniment_nsdr": 3.9695, "voice_nsdr": 3.9118, "accompaniment_sdr": 4.0170, "voice_sdr": 3.9495}),
+    ("abjones_1_01", {"accompaniment_nsdr": 9.2033, "voice_nsdr": 9.4980, "accompaniment_sdr": 9.3022, "voice_sdr": 9.6859}),
+])
+def test_park_path_figures_are_unchanged(mir1k_root, shipped_separator, clip, expected):
+    """The shipped model's Park-path scores, as computed before the full-band path existed (commit ea7b464)."""
+    from shsep.evaluate import separate_and_score
+
+    row = separate_and_score(shipped_separator, load_sources(get_clip(clip, mir1k_root)))
+    for key, value in expected.items():
+        assert row[key] == pytest.approx(value, abs=0.01), key
+
+
+@pytest.mark.parametrize("band, channels", [("full", "downmix"), ("full", "per-channel"), ("park", "downmix")])
+def test_blocks_join_without_seams_in_every_channel(tmp_path, tiny_separator, mir1k_root, band, channels):
+    from shsep.data import stereo_song
+
+    song = stereo_song(["annar_1_01"], 16000, mir1k_root)
+    path = write(tmp_path / "clip.flac", song.mixture.T, 16000)
+    options = dict(band=band, channels=channels, progress=False)
+    whole = separate_file(tiny_separator, path, tmp_path / "whole", **options).stems
+    blocks = separate_file(tiny_separator, path, tmp_path / "blocks", block_seconds=2.0, margin_seconds=2.0,
+                           **options).stems
+    for stem in ("voice", "accompaniment"):
+        a, b = sf.read(getattr(whole, stem), always_2d=True)[0], sf.read(getattr(blocks, stem), always_2d=True)[0]
+        assert a.shape == b.shape and a.shape[0] == song.mixture.shape[1]
+        for channel in range(a.shape[1]):
+            assert snr_db(a[:, channel], b[:, channel]) > 30  # at most -30 dB of difference at the seams
+
+
+def test_only_the_stems_asked_for_are_written_as_flac(tmp_path, tiny_separator):
+    result = separate_file(tiny_separator, write(tmp_path / "a.wav", noise(16000, 2, 0.5), 16000), tmp_path / "out",
+                           stems=("voice",), file_format="flac", progress=False)
+    assert result.stems.accompaniment is None and result.stems.voice.suffix == ".flac"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_voice.flac"]
+    assert sf.info(result.stems.voice).channels == 2
 
 
 def test_mp3_input(tmp_path, tiny_separator):
-    audio = np.sin(np.linspace(0, 2000, 44100)).astype(np.float32) * 0.3
-    path = write(tmp_path / "wav.wav", audio, 44100)
+    audio = np.stack([np.sin(np.linspace(0, 2000, 44100)), np.sin(np.linspace(0, 3000, 44100))], axis=1) * 0.3
+    path = write(tmp_path / "wav.wav", audio.astype(np.float32), 44100)
     mp3 = tmp_path / "tone.mp3"
     try:
         sf.write(mp3, audio, 44100, format="MP3")
@@ -96,14 +201,15 @@ def test_mp3_input(tmp_path, tiny_separator):
         if not shutil.which("ffmpeg"):
             pytest.skip("neither libsndfile nor ffmpeg can write mp3 here")
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), str(mp3)], check=True)
-    voice, _ = separate_file(tiny_separator, mp3, tmp_path / "out", progress=False)
-    assert sf.info(voice).samplerate == 44100
+    result = separate_file(tiny_separator, mp3, tmp_path / "out", progress=False)
+    info = sf.info(result.stems.voice)
+    assert (info.samplerate, info.channels) == (44100, 2) and abs(info.frames - 44100) < 2000  # mp3 pads a little
 
 
 def test_silence_is_handled(tmp_path, tiny_separator):
-    voice, accompaniment = separate_file(tiny_separator, write(tmp_path / "quiet.wav", np.zeros(16000, np.float32), 16000),
-                                         tmp_path, progress=False)
-    assert np.all(sf.read(voice)[0] == 0)
+    result = separate_file(tiny_separator, write(tmp_path / "quiet.wav", np.zeros(16000, np.float32), 16000),
+                           tmp_path, progress=False)
+    assert np.all(sf.read(result.stems.voice)[0] == 0) and np.all(sf.read(result.stems.accompaniment)[0] == 0)
 
 
 def test_missing_unreadable_and_empty_inputs(tmp_path, tiny_separator):
@@ -114,6 +220,27 @@ def test_missing_unreadable_and_empty_inputs(tmp_path, tiny_separator):
         separate_file(tiny_separator, tmp_path / "bad.mp3", tmp_path, progress=False)
     with pytest.raises(DataError, match="no audio samples"):
         separate_file(tiny_separator, write(tmp_path / "empty.wav", np.zeros(0, np.float32), 16000), tmp_path, progress=False)
+
+
+def test_bad_options_are_refused_clearly(tmp_path, tiny_separator):
+    path = write(tmp_path / "a.wav", noise(8000, 1, 0.2), 8000)
+    with pytest.raises(ValueError, match="band must be one of"):
+        separate_file(tiny_separator, path, tmp_path, band="wide", progress=False)
+    with pytest.raises(ValueError, match="stems must be among"):
+        separate_file(tiny_separator, path, tmp_path, stems=("drums",), progress=False)
+    with pytest.raises(ValueError, match="high-band rule must be one of"):
+        separate_file(tiny_separator, path, tmp_path, high_band="magic", progress=False)
+
+
+def test_cli_separate_prints_one_line_per_file(tmp_path, capsys, monkeypatch):
+    from shsep import cli, separate
+
+    model = build_model(ModelConfig("park", channels=8, stacks=2, depth=2))
+    monkeypatch.setattr(separate.Separator, "from_checkpoint", classmethod(lambda cls, *a, **k: cls(model)))
+    path = write(tmp_path / "song.wav", noise(44100, 2, 0.5), 44100)
+    assert cli.main(["separate", str(path), "-o", str(tmp_path / "out"), "--stems", "accompaniment"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "44100 Hz, stereo, 0.5 s" in line and line.endswith("song_accompaniment.wav")
 
 
 def test_unwritable_output_directory(tmp_path, tiny_separator):

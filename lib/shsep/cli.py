@@ -24,12 +24,32 @@ def _add_train(sub):
 
 
 def _add_separate(sub):
-    p = sub.add_parser("separate", help="separate audio files into voice and accompaniment")
+    p = sub.add_parser("separate", help="separate audio files into voice and accompaniment",
+                       description="Separate songs into voice and accompaniment. Default: full band, at the input's "
+                                   "rate and channel count, stems that add up to the input.")
     p.add_argument("inputs", nargs="+", type=Path, help="audio files (wav, flac, mp3, ogg, ... any rate, mono or stereo)")
     p.add_argument("-o", "--out", type=Path, default=Path("separated"), help="output folder (default: separated)")
+    p.add_argument("--band", choices=["full", "park"], default="full",
+                   help="full: full band, stereo kept (default); park: the paper's 8 kHz mono path (nothing above 4 kHz)")
+    p.add_argument("--format", choices=["wav", "flac"], default="wav", dest="file_format",
+                   help="wav (32-bit float, default) or flac (24-bit)")
+    p.add_argument("--stems", nargs="+", choices=["voice", "accompaniment"], default=["voice", "accompaniment"],
+                   help="which stems to write (default: both)")
+    _add_full_band_options(p)
     p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
     p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 16 on CUDA, 1 on CPU, where batching measured slower)")
     p.add_argument("--device")
+
+
+def _add_full_band_options(p, channels: bool = True):
+    if channels:
+        p.add_argument("--channels", choices=["downmix", "per-channel"], default="downmix",
+                       help="full band: one mask from the downmix for every channel (default), or one network pass per channel")
+    p.add_argument("--high-band", choices=["band-ratio", "average", "edge", "zero"], default="band-ratio",
+                   help="full band: the voice mask above 4 kHz, which the network does not see (default: band-ratio, "
+                        "the voice share of the 2-4 kHz band)")
+    p.add_argument("--wiener", type=int, default=0, metavar="ITERATIONS",
+                   help="full band: iterations of the multichannel Wiener (EM) post-filter (default 0: off)")
 
 
 def _add_evaluate(sub):
@@ -42,6 +62,9 @@ def _add_evaluate(sub):
     p.add_argument("--max-clips", type=int)
     p.add_argument("--evaluator", choices=EVALUATORS, default="fast_bss_eval")
     p.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    p.add_argument("--band", choices=["park", "full"], default="park",
+                   help="park: the paper's protocol (8 kHz mono path, default); full: the full-band path, scored at 16 kHz")
+    _add_full_band_options(p, channels=False)
     p.add_argument("--out", type=Path, help="folder for per_clip.csv and summary.json")
     p.add_argument("--data-root")
 
@@ -112,19 +135,24 @@ def _train(args) -> int:
 
 
 def _separate(args) -> int:
-    from .separate import Separator, separate_file
+    from .predict import separate_file
+    from .separate import Separator
 
     separator = Separator.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
     for path in args.inputs:
-        voice, accompaniment = separate_file(separator, path, args.out)
-        print(f"{path} -> {voice}, {accompaniment}")
+        result = separate_file(separator, path, args.out, band=args.band, stems=tuple(args.stems),
+                               file_format=args.file_format, channels=args.channels, high_band=args.high_band,
+                               wiener_iterations=args.wiener)
+        print(result.describe(path))
     return 0
 
 
 def _evaluate(args) -> int:
     from .evaluate import evaluate
 
-    result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips, args.clips)
+    options = {"high_band": args.high_band, "wiener_iterations": args.wiener} if args.band == "full" else {}
+    result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips,
+                      args.clips, band=args.band, **options)
     summary = result.summary()
     print(format_summary(summary))
     if args.out:
@@ -134,7 +162,8 @@ def _evaluate(args) -> int:
 
 
 def format_summary(summary: dict) -> str:
-    lines = [f"{summary['clips_scored']} clips scored ({summary.get('split', '')} split, {summary.get('evaluator', '')})",
+    lines = [f"{summary['clips_scored']} clips scored ({summary.get('split', '')} split, {summary.get('evaluator', '')}, "
+             f"{summary.get('band', 'park')} band)",
              f"{'':14}{'GNSDR':>8}{'GSIR':>8}{'GSAR':>8}"]
     for source in ("voice", "accompaniment"):
         lines.append(f"{source:14}" + "".join(f"{summary[f'{source}_{m}']:8.2f}" for m in ("gnsdr", "gsir", "gsar")))

@@ -218,3 +218,25 @@ def voice_to_accompaniment_db(clip: Clip) -> float:
     stereo = load_stereo(clip).astype(np.float64)
     energy = np.sum(stereo ** 2, axis=1) + 1e-12
     return float(10 * np.log10(energy[1] / energy[0]))
+
+
+# Default pans for stereo mixtures built from MIR-1K (left, right gains): voice left of centre, accompaniment right.
+VOICE_PAN = (0.9, 0.45)
+ACCOMPANIMENT_PAN = (0.5, 0.85)
+
+
+def stereo_mixture(accompaniment: np.ndarray, voice: np.ndarray, sample_rate: int, voice_pan=VOICE_PAN,
+                   accompaniment_pan=ACCOMPANIMENT_PAN) -> Sources:
+    """A stereo mixture of two mono sources panned differently: Sources of (2, samples) arrays."""
+    accompaniment = np.outer(np.asarray(accompaniment_pan, np.float32), accompaniment)
+    voice = np.outer(np.asarray(voice_pan, np.float32), voice)
+    return Sources(accompaniment + voice, accompaniment, voice, sample_rate)
+
+
+def stereo_song(clip_ids: list[str], sample_rate: int = 44100, root=None, **pans) -> Sources:
+    """MIR-1K clips joined in order, panned into a stereo mixture (`stereo_mixture`) at sample_rate."""
+    from .spectrogram import resample
+
+    joined = np.concatenate([load_stereo(get_clip(c, root)) for c in clip_ids], axis=1)
+    joined = resample(joined, MIR1K_SAMPLE_RATE, sample_rate)
+    return stereo_mixture(joined[0], joined[1], sample_rate, **pans)

@@ -94,6 +94,26 @@ def score_estimates(references: np.ndarray, estimates: np.ndarray, mixture: np.n
     return row
 
 
+BANDS = {"park": "Park's protocol: 8 kHz mono path, masks × mixture magnitude, scored at 16 kHz",
+         "full": "full-band path: soft masks on the 16 kHz STFT (the 4-8 kHz band included), scored at 16 kHz"}
+
+
+def separate_and_score(separator, sources, evaluator: str = "fast_bss_eval", band: str = "park",
+                       **full_band_options) -> dict:
+    """Separate one clip's mono mixture on one path and score it against its references (see `score_estimates`).
+
+    full_band_options go to `Separator.separate_full_band` (high_band, wiener_iterations).
+    """
+    if band == "park":
+        stems = separator.separate(sources.mixture, sources.sample_rate)
+    elif band == "full":
+        stems = separator.separate_full_band(sources.mixture, sources.sample_rate, **full_band_options)
+    else:
+        raise ValueError(f"band must be one of {tuple(BANDS)}, not {band!r}")
+    return score_estimates(np.stack([sources.accompaniment, sources.voice]), np.stack(stems), sources.mixture,
+                           evaluator)
+
+
 _worker_separator = None
 
 
@@ -108,12 +128,9 @@ def _init_worker(checkpoint, batch_size, threads):
 
 
 def _score_clip(args) -> dict:
-    clip, evaluator = args
-    sources = load_sources(clip)
-    accompaniment, voice = _worker_separator.separate(sources.mixture, sources.sample_rate)
+    clip, evaluator, band, options = args
     row = {"clip": clip.id, "singer": clip.singer}
-    row.update(score_estimates(np.stack([sources.accompaniment, sources.voice]), np.stack([accompaniment, voice]),
-                               sources.mixture, evaluator))
+    row.update(separate_and_score(_worker_separator, load_sources(clip), evaluator, band, **options))
     return row
 
 
@@ -123,13 +140,15 @@ class Evaluation:
     evaluator: str
     checkpoint: str
     split: str
+    band: str = "park"
 
     @property
     def num_clips(self) -> int:
         return len(self.per_clip)
 
     def summary(self) -> dict:
-        return summarise(self.per_clip) | {"evaluator": self.evaluator, "checkpoint": self.checkpoint, "split": self.split}
+        return summarise(self.per_clip) | {"evaluator": self.evaluator, "checkpoint": self.checkpoint, "split": self.split,
+                                           "band": self.band}
 
     def save(self, out_dir: str | os.PathLike) -> None:
         out_dir = Path(out_dir)
@@ -151,8 +170,13 @@ def summarise(per_clip: pd.DataFrame) -> dict:
 
 def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", data_root=None,
              evaluator: str = "fast_bss_eval", workers: int | None = None, max_clips: int | None = None,
-             clip_ids: list[str] | None = None, batch_size: int | None = None, progress: bool = True) -> Evaluation:
-    """Separate and score every clip of a split (or the given clip ids) in parallel worker processes."""
+             clip_ids: list[str] | None = None, batch_size: int | None = None, progress: bool = True,
+             band: str = "park", **full_band_options) -> Evaluation:
+    """Separate and score every clip of a split (or the given clip ids) in parallel worker processes.
+
+    band: "park" (the paper's protocol, the default) or "full" (see BANDS); full_band_options go to
+    `Separator.separate_full_band`.
+    """
     from tqdm.auto import tqdm
 
     from .checkpoints import load_model
@@ -168,18 +192,20 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     clips = clips[:max_clips]
     if evaluator not in EVALUATORS:
         raise ValueError(f"evaluator must be one of {EVALUATORS}, not {evaluator!r}")
+    if band not in BANDS:
+        raise ValueError(f"band must be one of {tuple(BANDS)}, not {band!r}")
     checkpoint = str(checkpoint or SHIPPED_MODEL)
     load_model(checkpoint)  # fail here, with a clear message, rather than in every worker
     workers = workers or min(len(clips), os.cpu_count() or 1)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    jobs = [(clip, evaluator) for clip in clips]
+    jobs = [(clip, evaluator, band, full_band_options) for clip in clips]
     if workers == 1:
         _init_worker(checkpoint, batch_size, os.cpu_count() or 1)
         rows = [_score_clip(job) for job in tqdm(jobs, desc="evaluate", disable=not progress)]
     else:
         with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(checkpoint, batch_size, threads)) as pool:
             rows = list(tqdm(pool.map(_score_clip, jobs), total=len(jobs), desc="evaluate", disable=not progress))
-    return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split)
+    return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band)
 
 
 def join_clips(clip_ids: list[str], data_root=None) -> np.ndarray:
@@ -211,3 +237,11 @@ def score_files(voice_file, accompaniment_file, clip_ids: list[str], data_root=N
     """Score separations stored as files (e.g. the report's) against the MIR-1K clips they came from, joined in order."""
     return score_joined(join_clips(clip_ids, data_root), read_estimate(voice_file), read_estimate(accompaniment_file),
                         evaluator)
+
+
+def score_channels(sources, stems, evaluator: str = "fast_bss_eval") -> dict:
+    """Score multichannel stems channel by channel against multichannel Sources: the mean of the per-channel rows."""
+    rows = [score_estimates(np.stack([sources.accompaniment[c], sources.voice[c]]),
+                            np.stack([stems.accompaniment[c], stems.voice[c]]), sources.mixture[c], evaluator)
+            for c in range(sources.mixture.shape[0])]
+    return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}

@@ -1,23 +1,23 @@
-"""Separation: sliding 64-frame windows (hop 32, centre kept), masks clipped at 0, mixture phase, ISTFT.
+"""Separation: Park's sliding 64-frame windows (hop 32, centre kept) through the network, two output paths.
 
-`Separator` works on waveforms in memory (evaluation, notebooks); `separate_file` streams a file of
-any length, rate and channel count in blocks, so memory stays bounded, and writes
-``<name>_voice.wav`` and ``<name>_accompaniment.wav`` at the input's rate and length.
+`Separator` runs a trained network over the front end's 8 kHz mono magnitudes and offers:
+* `separate`: Park's path, the paper's evaluation protocol: masks clipped at 0, mixture phase, ISTFT at
+  8 kHz, resampled back; mono in, mono out, nothing above 4 kHz.
+* `separate_full_band`: the path for real songs: the estimates become soft masks (`masking`) applied to
+  the input's own STFT, per channel, at its own rate; stems add up to the input.
+Files of any length are separated in blocks by `predict.separate_file`.
 """
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
+from typing import NamedTuple, Sequence
 
 import numpy as np
-import soundfile as sf
 import torch
 
+from . import masking
 from .checkpoints import load_model
-from .data import DataError
 from .spectrogram import PARK, FrontEnd, resample
 from .targets import estimate_sources
 
@@ -100,99 +100,72 @@ class Separator:
         low = np.pad(low, (0, max(0, fe.n_fft - len(low))))
         return low, fe.analyse(low)
 
-    def separate(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Mono waveform at any rate → (accompaniment, voice) waveforms at the same rate and length.
+    def max_magnitude(self, mixture: np.ndarray, sample_rate: int) -> float:
+        """The value Park's normalisation divides by: the largest magnitude of the mono signal's spectrogram."""
+        return float(np.abs(self.analyse(mixture, sample_rate)[1]).max())
 
-        scale: the value magnitudes are normalised by (default: this signal's maximum magnitude,
-        Park's per-clip normalisation; `separate_file` passes the whole file's).
+    def estimate_magnitudes(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None):
+        """Mono waveform → (low-rate signal, its spectrogram, accompaniment and voice magnitude estimates).
+
+        scale: the value magnitudes are normalised by (default: this signal's maximum magnitude, Park's
+        per-clip normalisation; a file separated in blocks passes the whole file's). Estimates are rescaled.
         """
-        fe = self.front_end
-        length = len(mixture)
         low, spec = self.analyse(mixture, sample_rate)
         magnitude = np.abs(spec)
         if scale is None:
             scale = float(magnitude.max())
         scale = scale if scale > 0 else 1.0
         accompaniment, voice = self.separate_magnitudes((magnitude / scale).astype(np.float32))
+        return low, spec, accompaniment * scale, voice * scale
+
+    def separate(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None) -> "Stems":
+        """Park's path: mono waveform at any rate → Stems (accompaniment, voice), same rate and length, band ≤ 4 kHz."""
+        fe = self.front_end
+        low, spec, accompaniment, voice = self.estimate_magnitudes(mixture, sample_rate, scale)
         phase = np.exp(1j * np.angle(spec))
         outputs = []
         for estimate in (accompaniment, voice):
-            wave = fe.synthesise(estimate * scale * phase, length=len(low), park_istft_quirk=self.park_istft_quirk)
+            wave = fe.synthesise(estimate * phase, length=len(low), park_istft_quirk=self.park_istft_quirk)
             wave = resample(wave, fe.sample_rate, sample_rate)
-            outputs.append(_fit_length(wave, length))
-        return outputs[0], outputs[1]
+            outputs.append(_fit_length(wave, len(mixture)))
+        return Stems(*outputs)
+
+    def separate_full_band(self, audio: np.ndarray, sample_rate: int, scale: float | Sequence[float] | None = None,
+                           channels: str = "downmix", high_band: str = masking.DEFAULT_HIGH_BAND,
+                           wiener_iterations: int = 0) -> "Stems":
+        """The full-band path: (channels, samples) or (samples,) at any rate → Stems of the same shape and rate.
+
+        The network analyses the downmix (one mask for every channel, `channels="downmix"`) or each channel
+        (`"per-channel"`, one network pass each); its estimates become a soft voice mask applied to the
+        input's own STFT (see `masking`). voice + accompaniment equals the input up to rounding.
+        scale: one value, or one per analysed signal (see `estimate_magnitudes`).
+        """
+        audio = np.asarray(audio, dtype=np.float32)
+        multichannel = audio.ndim == 2
+        audio = np.atleast_2d(audio)
+        if channels not in CHANNEL_MODES:
+            raise ValueError(f"channels must be one of {CHANNEL_MODES}, not {channels!r}")
+        signals = [audio.mean(axis=0)] if channels == "downmix" else list(audio)
+        scales = list(scale) if isinstance(scale, (list, tuple, np.ndarray)) else [scale] * len(signals)
+        masks = []
+        for signal, signal_scale in zip(signals, scales):
+            _, _, accompaniment, voice = self.estimate_magnitudes(signal, sample_rate, signal_scale)
+            mask = masking.voice_mask(accompaniment, voice)
+            masks.append((mask, masking.high_band_mask(mask, accompaniment, voice, self.front_end, high_band)))
+        voice = masking.full_band_voice(audio, sample_rate, masks, self.front_end, wiener_iterations)
+        stems = Stems(audio - voice, voice)
+        return stems if multichannel else Stems(stems.accompaniment[0], stems.voice[0])
+
+
+CHANNEL_MODES = ("downmix", "per-channel")
+
+
+class Stems(NamedTuple):
+    """The two separated sources, in Park's order (accompaniment first): waveforms, magnitudes or paths."""
+
+    accompaniment: object
+    voice: object
 
 
 def _fit_length(wave: np.ndarray, length: int) -> np.ndarray:
-    return wave[:length] if len(wave) >= length else np.pad(wave, (0, length - len(wave)))
-
-
-def _open_audio(path: Path) -> tuple[sf.SoundFile, Path | None]:
-    """Open with libsndfile (wav, flac, ogg, mp3...); other formats are decoded to a temporary wav by ffmpeg."""
-    if not path.is_file():
-        raise DataError(f"input not found: {path}")
-    try:
-        return sf.SoundFile(str(path)), None
-    except (RuntimeError, sf.LibsndfileError):
-        pass
-    if shutil.which("ffmpeg") is None:
-        raise DataError(f"cannot read {path}: not a format libsndfile reads, and ffmpeg (which would decode it) is not installed")
-    temporary = Path(tempfile.mkdtemp(prefix="shsep-")) / "decoded.wav"
-    result = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-f", "wav", str(temporary)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        shutil.rmtree(temporary.parent, ignore_errors=True)
-        message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "unknown error"
-        raise DataError(f"cannot read {path} (unreadable or not audio): {message}")
-    return sf.SoundFile(str(temporary)), temporary
-
-
-def _read_mono(handle: sf.SoundFile, start: int, stop: int) -> np.ndarray:
-    handle.seek(max(0, start))
-    block = handle.read(max(0, stop - max(0, start)), dtype="float32", always_2d=True)
-    return block.mean(axis=1)
-
-
-def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: str | os.PathLike,
-                  block_seconds: float = 60.0, margin_seconds: float = 4.0, progress: bool = True) -> tuple[Path, Path]:
-    """Separate one audio file into ``<name>_accompaniment.wav`` and ``<name>_voice.wav`` in out_dir.
-
-    Stereo is downmixed. The file is read twice in blocks of block_seconds (plus margin_seconds of context
-    each side): once to find the maximum magnitude for Park's normalisation, once to separate and write.
-    """
-    input_path, out_dir = Path(input_path), Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".shsep-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise DataError(f"cannot write to output directory {out_dir}: {error.strerror or error}") from None
-    handle, temporary = _open_audio(input_path)
-    try:
-        rate, total = handle.samplerate, handle.frames
-        if total == 0:
-            raise DataError(f"{input_path} holds no audio samples")
-        block, margin = int(block_seconds * rate), int(margin_seconds * rate)
-        starts = list(range(0, total, block))
-        scale = 0.0
-        for start in starts:
-            _, spec = separator.analyse(_read_mono(handle, start, min(total, start + block)), rate)
-            scale = max(scale, float(np.abs(spec).max()))
-        paths = (out_dir / f"{input_path.stem}_accompaniment.wav", out_dir / f"{input_path.stem}_voice.wav")
-        writers = [sf.SoundFile(str(p), "w", samplerate=rate, channels=1, subtype="FLOAT") for p in paths]
-        from tqdm.auto import tqdm
-
-        with writers[0], writers[1]:
-            for start in tqdm(starts, desc=input_path.name, unit="block", disable=not progress or len(starts) == 1):
-                stop = min(total, start + block)
-                context_start, context_stop = max(0, start - margin), min(total, stop + margin)
-                mixture = _read_mono(handle, context_start, context_stop)
-                estimates = separator.separate(mixture, rate, scale=scale)
-                for writer, estimate in zip(writers, estimates):
-                    writer.write(estimate[start - context_start: stop - context_start])
-        return paths[1], paths[0]
-    finally:
-        handle.close()
-        if temporary is not None:
-            shutil.rmtree(temporary.parent, ignore_errors=True)
+    return wave[..., :length] if wave.shape[-1] >= length else np.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(0, length - wave.shape[-1])])

@@ -1,0 +1,143 @@
+"""From the network's 8 kHz estimates to full-band stems: soft masks, grid mapping, high band, Wiener.
+
+The network sees Park's 8 kHz mono magnitudes (0-4 kHz). For the full-band path its two source
+estimates become one soft voice mask, voice / (voice + accompaniment + eps), with accompaniment =
+1 - voice, so the stems always add up to the input. `map_mask` carries that mask onto the STFT grid
+of the input at its own rate (`NativeStft`), interpolating linearly in time and frequency. Above
+4 kHz the network sees nothing; `HIGH_BAND` lists how the mask is chosen there. `wiener` is the
+optional multichannel EM post-filter (norbert, as Open-Unmix and Spleeter use it).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+
+from .spectrogram import FrontEnd
+
+EPS = 1e-8
+# How the voice mask is chosen above the band the network sees (per frame):
+HIGH_BAND = {
+    "band-ratio": "voice share of the estimated magnitude in the 2-4 kHz band",
+    "average": "mean of the voice mask over all modelled bins (Spleeter's 'average' extension)",
+    "edge": "the mask of the top modelled bins (3.5-4 kHz) held constant",
+    "zero": "no voice above 4 kHz: the whole high band goes to the accompaniment",
+}
+DEFAULT_HIGH_BAND = "band-ratio"
+
+
+def voice_mask(accompaniment: np.ndarray, voice: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """Soft voice mask v / (v + a + eps) from two non-negative magnitude estimates, in [0, 1]."""
+    accompaniment, voice = np.maximum(accompaniment, 0), np.maximum(voice, 0)
+    return (voice / (voice + accompaniment + eps)).astype(np.float32)
+
+
+def high_band_mask(mask: np.ndarray, accompaniment: np.ndarray, voice: np.ndarray, front_end: FrontEnd,
+                   rule: str = DEFAULT_HIGH_BAND) -> np.ndarray:
+    """Per-frame voice mask (frames,) for the band above the front end's, by one of the HIGH_BAND rules."""
+    if rule not in HIGH_BAND:
+        raise ValueError(f"high-band rule must be one of {tuple(HIGH_BAND)}, not {rule!r}")
+    hz_per_bin = front_end.sample_rate / front_end.n_fft
+    top_hz = mask.shape[0] * hz_per_bin
+    if rule == "zero":
+        return np.zeros(mask.shape[1], np.float32)
+    if rule == "average":
+        return mask.mean(axis=0)
+    if rule == "edge":
+        return mask[int(round(top_hz * 7 / 8 / hz_per_bin)):].mean(axis=0)
+    band = slice(int(round(top_hz / 2 / hz_per_bin)), mask.shape[0])
+    v, a = voice[band].sum(axis=0), accompaniment[band].sum(axis=0)
+    return (v / (v + a + EPS)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class NativeStft:
+    """The STFT used at the input's own rate: a window of about Park's 128 ms, hop a quarter of it."""
+
+    sample_rate: int
+
+    @property
+    def n_fft(self) -> int:
+        """The largest power of two not above 128 ms (2048 at 16 kHz, 4096 at 44.1 and 48 kHz), at least 16."""
+        return max(16, 2 ** int(np.floor(np.log2(self.sample_rate * 0.128))))
+
+    @property
+    def hop_length(self) -> int:
+        return self.n_fft // 4
+
+    def analyse(self, audio: np.ndarray) -> np.ndarray:
+        """Complex STFT (..., bins, frames) of (..., samples); a Hann window at hop n_fft/4 inverts exactly."""
+        return librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=self.n_fft, hop_length=self.hop_length,
+                            window="hann", center=True)
+
+    def synthesise(self, spec: np.ndarray, length: int) -> np.ndarray:
+        return librosa.istft(spec, n_fft=self.n_fft, hop_length=self.hop_length, window="hann", center=True,
+                             length=length)
+
+
+def _linear_weights(positions: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbour indices and weights for linear interpolation at fractional positions, clamped to [0, size-1]."""
+    positions = np.clip(positions, 0, size - 1)
+    lower = np.minimum(np.floor(positions).astype(np.int64), max(size - 2, 0))
+    upper = np.minimum(lower + 1, size - 1)
+    weight = (positions - lower).astype(np.float32)
+    return lower, upper, weight
+
+
+def map_mask(mask: np.ndarray, high: np.ndarray, front_end: FrontEnd, native: NativeStft,
+             num_frames: int) -> np.ndarray:
+    """The low-rate voice mask (bins, frames), plus its high-band values (frames,), on the native grid.
+
+    Native bin j lies at j·rate/n_fft Hz and frame i at i·hop/rate s; low bin k at k·8000/1024 Hz and
+    frame t at t·256/8000 s. Above the last modelled bin the mask is `high`, reached linearly at the
+    first bin the network does not see (4 kHz for Park's front end).
+    """
+    hz_per_low_bin = front_end.sample_rate / front_end.n_fft
+    extended = np.concatenate([mask, high[None]], axis=0)
+    bin_hz = np.arange(native.n_fft // 2 + 1) * native.sample_rate / native.n_fft
+    lower, upper, weight = _linear_weights(bin_hz / hz_per_low_bin, extended.shape[0])
+    by_frequency = extended[lower] * (1 - weight[:, None]) + extended[upper] * weight[:, None]
+    frame_seconds = np.arange(num_frames) * native.hop_length / native.sample_rate
+    lower, upper, weight = _linear_weights(frame_seconds * front_end.sample_rate / front_end.hop_length,
+                                           mask.shape[1])
+    return by_frequency[:, lower] * (1 - weight) + by_frequency[:, upper] * weight
+
+
+def wiener(voice_magnitude: np.ndarray, accompaniment_magnitude: np.ndarray, mixture: np.ndarray,
+           iterations: int = 1) -> np.ndarray:
+    """Voice STFT (channels, bins, frames) refined by norbert's multichannel EM Wiener filter.
+
+    The magnitudes and the complex mixture are (channels, bins, frames); the accompaniment is then
+    the mixture minus this voice, so the stems still add up.
+    """
+    try:
+        with warnings.catch_warnings():  # norbert 0.2.1 imports a deprecated scipy namespace
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import norbert
+    except ImportError:
+        raise ValueError("the Wiener post-filter needs the norbert package: pip install norbert") from None
+    v = np.stack([voice_magnitude, accompaniment_magnitude], axis=-1).transpose(2, 1, 0, 3).astype(np.float64)
+    x = mixture.transpose(2, 1, 0).astype(np.complex128)
+    estimates = norbert.wiener(v, x, iterations=iterations, use_softmask=True)
+    return estimates[..., 0].transpose(2, 1, 0).astype(np.complex64)
+
+
+def full_band_voice(audio: np.ndarray, sample_rate: int, masks: list[tuple[np.ndarray, np.ndarray]],
+                    front_end: FrontEnd, wiener_iterations: int = 0) -> np.ndarray:
+    """The voice stem (channels, samples) of audio (channels, samples) at its own rate.
+
+    masks: one (low-rate voice mask, high-band values) pair for all channels, or one per channel.
+    The accompaniment is the input minus this voice.
+    """
+    native = NativeStft(sample_rate)
+    length = audio.shape[-1]
+    padded = np.pad(audio, ((0, 0), (0, max(0, native.n_fft - length))))
+    mixture = native.analyse(padded)
+    mapped = np.stack([map_mask(mask, high, front_end, native, mixture.shape[-1]) for mask, high in masks])
+    voice = mapped * mixture
+    if wiener_iterations > 0:
+        magnitude = np.abs(mixture)
+        voice = wiener(mapped * magnitude, (1 - mapped) * magnitude, mixture, wiener_iterations)
+    return native.synthesise(voice, length=padded.shape[-1])[:, :length].astype(np.float32)
