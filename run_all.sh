@@ -3,7 +3,7 @@
 #   ./run_all.sh [--profile smoke|cpu|paper|paper-growing] [--publish] [--rerun-ablations]
 #   (default profile: paper with a CUDA GPU, else cpu; --publish copies the executed notebooks over notebooks/;
 #    07_ablations reads results/experiments.csv and trains only the arms it lacks, all of them with --rerun-ablations)
-# Executed copies and logs go to outputs/<profile>/; figures are refreshed in figures/ (smoke: outputs/smoke/figures/).
+# Executed copies, logs and figures go to outputs/<profile>/; only --publish touches the tracked notebooks/ and figures/.
 # Stops at the first failing notebook, naming it and the error. Sets up .venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 source scripts/setup_env.sh
-PROFILE="${PROFILE:-$("$PY" -c 'from shsep.profiles import resolve_profile; print(resolve_profile())')}"
+PROFILE="${PROFILE:-$("$PY" -c 'from shsep.notebook import resolve_profile; print(resolve_profile())')}"
 "$PY" -c "from shsep.profiles import get_profile; get_profile('$PROFILE')" || exit 2
 OUT="outputs/$PROFILE"
 mkdir -p "$OUT"
@@ -44,6 +44,5 @@ for notebook in "${NOTEBOOKS[@]}"; do
     fi
     echo "[run_all]     done in $(( $(date +%s) - start )) s"
 done
-FIGS=figures/; [ "$PROFILE" = smoke ] && FIGS=outputs/smoke/figures/
-echo "[run_all] all notebooks ran; executed copies in $OUT/, figures in $FIGS"
+echo "[run_all] all notebooks ran; executed copies in $OUT/, figures in $OUT/figures/"
 if [ "$PUBLISH" = 1 ]; then "$PY" scripts/publish_notebooks.py "$OUT"; fi

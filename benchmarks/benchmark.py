@@ -3,7 +3,10 @@
 Each measurement runs in its own process so its peak memory (max RSS) is its own:
 * separation real-time factor, batched windows vs one window at a time (same model, same audio);
 * training steps per second for each CPU-sized profile (the GPU profiles with --paper: ~80 s a step here);
-* BSS-eval time per clip for museval, mir_eval and fast_bss_eval (same estimates).
+* BSS-eval time per clip for museval, mir_eval and fast_bss_eval (same estimates);
+* `shsep separate` on a 44.1 kHz stereo song built from MIR-1K test clips: seconds of work per minute of
+  audio, full band against Park's 8 kHz path (and with the Wiener post-filter), and peak memory on a
+  10-minute song (--song-minutes to change).
 """
 from __future__ import annotations
 
@@ -66,7 +69,51 @@ def _evaluator(name: str) -> dict:
     return {"seconds_per_clip": total / len(clips), "clip_seconds": audio / len(clips)}
 
 
-PHASES = {"separation": _separation, "training": _training, "evaluator": _evaluator}
+def _write_song(path: str, minutes: int) -> dict:
+    """A stereo 44.1 kHz song of `minutes` at path: MIR-1K test clips joined, panned (`data.stereo_song`), repeated."""
+    import numpy as np
+    import soundfile as sf
+
+    from shsep.data import index_clips, stereo_song
+
+    rate = 44100
+    song = stereo_song([c.id for c in index_clips(split="test")[:8]], rate).mixture
+    song = np.tile(song, (1, int(np.ceil(minutes * 60 * rate / song.shape[1]))))[:, : minutes * 60 * rate]
+    sf.write(path, song.T, rate, subtype="PCM_16")
+    return {}
+
+
+def _song(path: str, band: str, wiener: int) -> dict:
+    """Separate a song file as `shsep separate` does (in its own process: the peak memory is separation's own)."""
+    from pathlib import Path
+
+    import soundfile as sf
+
+    from shsep.predict import separate_file
+    from shsep.separate import Separator
+
+    separator = Separator.from_checkpoint(device="cpu")
+    start = time.perf_counter()
+    separate_file(separator, path, Path(path).parent / f"{band}-{wiener}", band=band, wiener_iterations=wiener,
+                  progress=False)
+    return {"seconds_per_minute": (time.perf_counter() - start) / (sf.info(path).duration / 60)}
+
+
+PHASES = {"separation": _separation, "training": _training, "evaluator": _evaluator, "song": _song,
+          "write_song": _write_song}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one) and its core count."""
+    import os
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            name = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{name}, {os.cpu_count()} cores"
 
 
 def _run_phase(phase: str, *args) -> dict:
@@ -81,6 +128,9 @@ def main() -> None:
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--paper", action="store_true", help="also time one step of the paper profiles")
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per profile")
+    parser.add_argument("--song-minutes", type=int, default=10, help="length of the song for the memory figure")
+    parser.add_argument("--only", choices=["separation", "training", "evaluator", "song"], nargs="+",
+                        help="run only these parts (default: all)")
     args = parser.parse_args()
     if args.phase:
         name, *rest = args.phase
@@ -92,14 +142,55 @@ def main() -> None:
 
     import torch
 
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+    print(f"machine: {cpu_model()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, python {platform.python_version()}")
     rows = []
+    parts = set(args.only or PHASES)
+    if "song" in parts:
+        _song_rows(rows, args.song_minutes)
+    if "separation" in parts:
+        _separation_rows(rows)
+    if "training" in parts:
+        _training_rows(rows, args)
+    if "evaluator" in parts:
+        _evaluator_rows(rows)
+    print(f"| {'measurement':56} | {'figure':18} | {'ratio':22} | peak RSS |")
+    print(f"|{'-' * 58}|{'-' * 20}|{'-' * 24}|----------|")
+    for name, figure, ratio, rss in rows:
+        print(f"| {name:56} | {figure:18} | {ratio:22} | {rss:5.0f} MiB |")
+
+
+def _song_rows(rows, long_minutes: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        short, long = str(Path(folder) / "song_2min.wav"), str(Path(folder) / f"song_{long_minutes}min.wav")
+        _run_phase("write_song", short, 2)
+        _run_phase("write_song", long, long_minutes)
+        park = _run_phase("song", short, "park", 0)
+        rows.append(("separate 2 min 44.1 kHz stereo: park path (mono, <4 kHz)", f"{park['seconds_per_minute']:.2f} s/min",
+                     "1.00×", park["peak_rss_mib"]))
+        for label, wiener in (("full band, stereo", 0), ("full band + Wiener 1", 1)):
+            full = _run_phase("song", short, "full", wiener)
+            rows.append((f"separate 2 min 44.1 kHz stereo: {label}", f"{full['seconds_per_minute']:.2f} s/min",
+                         f"{full['seconds_per_minute'] / park['seconds_per_minute']:.2f}× park's time",
+                         full["peak_rss_mib"]))
+        for band, wiener in (("park", 0), ("full", 0), ("full", 1)):
+            result = _run_phase("song", long, band, wiener)
+            rows.append((f"separate {long_minutes} min: {band}{' + Wiener 1' if wiener else ''} (peak memory)",
+                         f"{result['seconds_per_minute']:.2f} s/min", "", result["peak_rss_mib"]))
+
+
+def _separation_rows(rows) -> None:
     one = _run_phase("separation", 1)
     batched = _run_phase("separation", 16)
     rows.append(("separation, 1 window per pass", f"RTF {one['rtf']:.3f}", "1.00×", one["peak_rss_mib"]))
     rows.append(("separation, 16 windows per pass", f"RTF {batched['rtf']:.3f}", f"{one['rtf'] / batched['rtf']:.2f}× the speed",
                  batched["peak_rss_mib"]))
+
+
+def _training_rows(rows, args) -> None:
     profiles = ["smoke", "ablation", "cpu"] + (["paper-growing", "paper"] if args.paper else [])
     base = None
     for profile in profiles:
@@ -108,17 +199,15 @@ def main() -> None:
         base = base or result["steps_per_second"]
         rows.append((f"training, profile {profile}", f"{result['steps_per_second']:.3f} steps/s",
                      f"{result['steps_per_second'] / base:.3g}× smoke", result["peak_rss_mib"]))
+
+
+def _evaluator_rows(rows) -> None:
     reference = None
     for name in ("mir_eval", "museval", "fast_bss_eval"):
         result = _run_phase("evaluator", name)
         reference = reference or result["seconds_per_clip"]
         rows.append((f"BSS-eval {name} ({result['clip_seconds']:.1f} s clips)", f"{result['seconds_per_clip']:.2f} s/clip",
                      f"{reference / result['seconds_per_clip']:.2f}× mir_eval", result["peak_rss_mib"]))
-    print(f"| {'measurement':44} | {'figure':18} | {'ratio':18} | peak RSS |")
-    print(f"|{'-' * 46}|{'-' * 20}|{'-' * 20}|----------|")
-    for name, figure, ratio, rss in rows:
-        print(f"| {name:44} | {figure:18} | {ratio:18} | {rss:5.0f} MiB |")
-
 
 if __name__ == "__main__":
     main()

@@ -1,16 +1,21 @@
-"""Copy executed notebooks (outputs/<profile>/) over notebooks/, outputs included, for committing.
+"""Copy executed notebooks (outputs/<profile>/) over notebooks/, outputs included, and their figures
+(outputs/<profile>/figures/) over figures/, for committing.
 
 Drops papermill's injected-parameters cell, so the committed notebooks still take their profile from
 $SHSEP_PROFILE (nbval runs them under smoke) while showing the outputs of the real run.
 Usage: python scripts/publish_notebooks.py outputs/cpu
 """
+import shutil
 import sys
 from pathlib import Path
 
 import nbformat
 
 
-def publish(source: Path, destination: Path = Path(__file__).resolve().parents[1] / "notebooks") -> None:
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def publish(source: Path, destination: Path = ROOT / "notebooks", figures: Path = ROOT / "figures") -> None:
     for path in sorted(source.glob("0*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         notebook.cells = [c for c in notebook.cells if "injected-parameters" not in c.metadata.get("tags", [])]
@@ -20,6 +25,9 @@ def publish(source: Path, destination: Path = Path(__file__).resolve().parents[1
             cell.metadata.pop("execution", None)
         nbformat.write(notebook, destination / path.name)
         print(f"{path} -> {destination / path.name} ({(destination / path.name).stat().st_size / 1e6:.2f} MB)")
+    for figure in sorted((source / "figures").glob("*.png")):
+        shutil.copyfile(figure, figures / figure.name)
+        print(f"{figure} -> {figures / figure.name}")
 
 
 if __name__ == "__main__":

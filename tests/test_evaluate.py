@@ -76,3 +76,18 @@ def test_cli_evaluate_reports_a_bad_checkpoint_clearly(tmp_path, capsys):
     (tmp_path / "bad.pt").write_bytes(b"nonsense")
     assert main(["evaluate", "--checkpoint", str(tmp_path / "bad.pt"), "--max-clips", "1"]) == 2
     assert "cannot read checkpoint" in capsys.readouterr().err
+
+
+def test_full_band_evaluation_scores_the_same_clips_on_the_other_path(mir1k_root, capsys):
+    """`shsep evaluate --band full`: the shipped model, two clips; the full-band path keeps the 4-8 kHz band and
+    scores above Park's path on them (both rows printed with the path named)."""
+    from shsep.cli import main
+    from shsep.evaluate import evaluate
+
+    clips = ["abjones_1_01", "annar_1_01"]
+    park = evaluate(clip_ids=clips, data_root=mir1k_root, workers=1, progress=False).summary()
+    full = evaluate(clip_ids=clips, data_root=mir1k_root, workers=1, progress=False, band="full").summary()
+    assert park["band"] == "park" and full["band"] == "full" and full["clips_scored"] == 2
+    assert full["voice_gnsdr"] > park["voice_gnsdr"]
+    assert main(["evaluate", "--band", "full", "--clips", *clips, "--workers", "1"]) == 0
+    assert "2 clips scored (clips split, fast_bss_eval, full band)" in capsys.readouterr().out

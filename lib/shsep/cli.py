@@ -6,12 +6,11 @@ import json
 import sys
 from pathlib import Path
 
-def _add_train(sub):
+def _add_train(p):
     from .profiles import PROFILES
     from .samplers import SAMPLERS
     from .targets import TARGETS
 
-    p = sub.add_parser("train", help="train a network with a named profile")
     p.add_argument("--profile", choices=list(PROFILES), help="default: paper with CUDA, else cpu")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<profile>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -23,10 +22,9 @@ def _add_train(sub):
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
 
-def _add_separate(sub):
-    p = sub.add_parser("separate", help="separate audio files into voice and accompaniment",
-                       description="Separate songs into voice and accompaniment. Default: full band, at the input's "
-                                   "rate and channel count, stems that add up to the input.")
+def _add_separate(p):
+    p.description = ("Separate songs into voice and accompaniment. Default: full band, at the input's rate and "
+                     "channel count, stems that add up to the input.")
     p.add_argument("inputs", nargs="+", type=Path, help="audio files (wav, flac, mp3, ogg, ... any rate, mono or stereo)")
     p.add_argument("-o", "--out", type=Path, default=Path("separated"), help="output folder (default: separated)")
     p.add_argument("--band", choices=["full", "park"], default="full",
@@ -52,10 +50,9 @@ def _add_full_band_options(p, channels: bool = True):
                    help="full band: iterations of the multichannel Wiener (EM) post-filter (default 0: off)")
 
 
-def _add_evaluate(sub):
+def _add_evaluate(p):
     from .evaluate import EVALUATORS
 
-    p = sub.add_parser("evaluate", help="score a checkpoint on MIR-1K (GNSDR/GSIR/GSAR)")
     p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
     p.add_argument("--split", choices=["test", "train", "all"], default="test")
     p.add_argument("--clips", nargs="+", help="score only these clip ids")
@@ -69,10 +66,9 @@ def _add_evaluate(sub):
     p.add_argument("--data-root")
 
 
-def _add_score(sub):
+def _add_score(p):
     from .evaluate import EVALUATORS
 
-    p = sub.add_parser("score", help="score separations stored as files against the MIR-1K clips they came from")
     p.add_argument("--voice", type=Path, required=True)
     p.add_argument("--accompaniment", type=Path, required=True)
     p.add_argument("--clips", nargs="+", required=True, help="clip ids, joined in this order (e.g. annar_4_01 ... annar_4_09)")
@@ -80,10 +76,9 @@ def _add_score(sub):
     p.add_argument("--data-root")
 
 
-def _add_ablations(sub):
+def _add_ablations(p):
     from .experiments import ARMS, BUDGETS
 
-    p = sub.add_parser("ablations", help="train and score the ablation arms; append them to results/experiments.csv")
     p.add_argument("--budget", choices=list(BUDGETS), default="ablation",
                    help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
     p.add_argument("--arms", nargs="+", choices=[a.name for a in ARMS],
@@ -95,20 +90,42 @@ def _add_ablations(sub):
     p.add_argument("--workers", type=int, help="evaluation processes (default: one per core)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="shsep", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_train(sub)
-    _add_separate(sub)
-    _add_evaluate(sub)
-    _add_score(sub)
-    _add_ablations(sub)
-    p = sub.add_parser("export", help="write a small inference-only copy (float16 weights) of a checkpoint")
+def _add_export(p):
     p.add_argument("checkpoint", type=Path)
     p.add_argument("destination", type=Path)
-    p = sub.add_parser("download-mir1k", help="download the official MIR-1K into data/ (needs internet)")
+
+
+def _add_download(p):
     p.add_argument("--destination", type=Path, default=None)
-    args = parser.parse_args(argv)
+
+
+# name: (one-line help, the function that adds its arguments). Only the command being run gets its arguments
+# (some need heavy imports for their choices), so `shsep --help` and most argument errors answer at once.
+SUBCOMMANDS = {
+    "train": ("train a network with a named profile", _add_train),
+    "separate": ("separate audio files into voice and accompaniment", _add_separate),
+    "evaluate": ("score a checkpoint on MIR-1K (GNSDR/GSIR/GSAR)", _add_evaluate),
+    "score": ("score separations stored as files against the MIR-1K clips they came from", _add_score),
+    "ablations": ("train and score the ablation arms; append them to results/experiments.csv", _add_ablations),
+    "export": ("write a small inference-only copy (float16 weights) of a checkpoint", _add_export),
+    "download-mir1k": ("download the official MIR-1K into data/ (needs internet)", _add_download),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shsep", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (help_text, add_arguments) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if name == chosen:
+            add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
 
     from .checkpoints import CheckpointError
     from .data import DataError

@@ -1,4 +1,4 @@
-"""Figures shared by the notebooks (matplotlib); each returns its Figure and can save it to figures/."""
+"""Figures and players shared by the notebooks (matplotlib, HTML audio); each figure function returns its Figure."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,15 +6,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-FIGURES = Path(__file__).resolve().parents[2] / "figures"
+def save(fig, name: str, folder: str | Path | None = None) -> None:
+    """Save a figure as <folder>/<name>.png (default: this run's outputs/<profile>/figures, see `notebook`).
 
+    Returns nothing, so that a notebook cell ending with it shows no (machine-specific) path."""
+    from .notebook import figures_folder, resolve_profile
 
-def save(fig, name: str, folder: str | Path | None = None) -> Path:
-    folder = Path(folder or FIGURES)
+    folder = Path(folder or figures_folder(resolve_profile()))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    return path
 
 
 def spectrogram(ax, magnitude: np.ndarray, title: str = "", sample_rate: int = 8000, hop: int = 256,
@@ -76,4 +77,65 @@ def activation_traces(traces: dict, stack: int | None = None):
     axes[1].set(title="gradient norm at the head", xlabel="step", yscale="log")
     axes[2].set(title="mean estimate / mean reference", xlabel="step", yscale="log")
     axes[0].legend(fontsize=8)
+    return fig
+
+
+def audio_player(audio: np.ndarray, sample_rate: int, label: str = "", seconds: float | None = None):
+    """An HTML audio player for a mono (samples,) or multichannel (channels, samples) signal, at its true level.
+
+    Embedded as MP3 (about 20× smaller than WAV, so stereo 44.1 kHz excerpts keep notebooks light), clipped to
+    [-1, 1] and not normalised, so players can be compared by ear; `seconds` keeps only the start.
+    """
+    import base64
+    import io
+
+    import soundfile as sf
+    from IPython.display import HTML
+
+    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    if seconds is not None:
+        audio = audio[:, : int(seconds * sample_rate)]
+    encoded = io.BytesIO()
+    sf.write(encoded, np.clip(audio, -1, 1).T, sample_rate, format="MP3")
+    source = base64.b64encode(encoded.getvalue()).decode()
+    channels = {1: "mono", 2: "stereo"}.get(audio.shape[0], f"{audio.shape[0]} channels")
+    return HTML(f'<div style="display:flex;align-items:center;gap:1em"><span style="min-width:22em">{label} '
+                f'({sample_rate} Hz, {channels})</span><audio controls preload="auto" '
+                f'src="data:audio/mpeg;base64,{source}"></audio></div>')
+
+
+def full_band_spectrograms(signals: list[tuple[str, np.ndarray]], sample_rate: int, modelled_hz: float = 4000.0):
+    """Spectrograms up to the Nyquist frequency of mono signals at one rate, with the band the network sees marked."""
+    from .masking import NativeStft
+
+    stft = NativeStft(sample_rate)
+    fig, axes = plt.subplots(1, len(signals), figsize=(4 * len(signals), 3.5), sharey=True)
+    for ax, (label, signal) in zip(np.atleast_1d(axes), signals):
+        spectrogram(ax, np.abs(stft.analyse(signal)), label, sample_rate=sample_rate, hop=stft.hop_length,
+                    n_fft=stft.n_fft)
+        ax.axhline(modelled_hz, color="white", linestyle="--", linewidth=0.8)
+    return fig
+
+
+def listen(separator, sources, label: str, excerpt_seconds: float = 6.0):
+    """Notebook 06's view of one clip: print its scores, show players for the mixture, the true stems and ours
+    (Park's path, at true levels), and return a figure of their spectrograms."""
+    from IPython.display import display
+
+    from .evaluate import score_estimates
+    from .spectrogram import PARK
+
+    rate = sources.sample_rate
+    ours = separator.separate(sources.mixture, rate)
+    scores = score_estimates(np.stack([sources.accompaniment, sources.voice]), np.stack(ours), sources.mixture)
+    print(f"{label}: voice SDR {scores['voice_sdr']:.2f} dB (NSDR {scores['voice_nsdr']:.2f}), "
+          f"accompaniment SDR {scores['accompaniment_sdr']:.2f} dB (NSDR {scores['accompaniment_nsdr']:.2f})")
+    signals = [("mixture", sources.mixture), ("true voice", sources.voice), ("our voice", ours.voice),
+               ("true accompaniment", sources.accompaniment), ("our accompaniment", ours.accompaniment)]
+    excerpt = int(excerpt_seconds * rate)
+    for name, signal in signals:
+        display(audio_player(signal[:excerpt], rate, name))
+    fig, axes = plt.subplots(1, len(signals), figsize=(4 * len(signals), 3.5), sharey=True)
+    for ax, (name, signal) in zip(axes, signals):
+        spectrogram(ax, np.abs(PARK.analyse(signal[:excerpt])), name, sample_rate=rate)
     return fig

@@ -80,15 +80,3 @@ def default_profile() -> str:
 
     return "paper" if torch.cuda.is_available() else "cpu"
 
-
-def resolve_profile(profile: str | None = None) -> str:
-    """The profile a notebook or script runs: the argument, else $SHSEP_PROFILE, else cpu/paper by hardware."""
-    import os
-
-    name = profile or os.environ.get("SHSEP_PROFILE") or default_profile()
-    get_profile(name)  # validates the name
-    return name
-
-
-# Clips a notebook looks at per profile (None: all present); the smoke profile keeps CI fast.
-NOTEBOOK_CLIPS = {"smoke": 6}

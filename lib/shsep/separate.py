@@ -21,8 +21,16 @@ from .checkpoints import load_model
 from .spectrogram import PARK, FrontEnd, resample
 from .targets import estimate_sources
 
-_PROJECT_ROOT = Path(__file__).resolve().parent
-SHIPPED_MODEL = _PROJECT_ROOT / "weights" / "cpu.pt"
+SHIPPED_MODEL = Path(__file__).resolve().parent / "weights" / "cpu.pt"
+
+
+def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:
+    """The run's checkpoint if it has one, else the model shipped with shsep; plus a line saying which, for readers."""
+    checkpoint = Path(run_dir) / "checkpoint.pt"
+    if checkpoint.exists():
+        return checkpoint, f"model: the checkpoint trained in runs/{Path(run_dir).name}/"
+    return SHIPPED_MODEL, (f"model: the cpu model shipped with shsep (lib/shsep/weights/cpu.pt), since runs/"
+                           f"{Path(run_dir).name}/ holds no trained checkpoint")
 
 
 def window_plan(num_frames: int, patch: int = 64, hop: int = 32) -> list[tuple[int, int, int]]:
