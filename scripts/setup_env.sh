@@ -42,3 +42,5 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
+# JupyterLab silences the audio and widgets of untrusted notebooks: trust the project's own (a local signature only).
+"$VENV/bin/jupyter" trust "$ROOT"/notebooks/*.ipynb >/dev/null 2>&1 || true

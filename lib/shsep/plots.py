@@ -139,3 +139,23 @@ def listen(separator, sources, label: str, excerpt_seconds: float = 6.0):
     for ax, (name, signal) in zip(axes, signals):
         spectrogram(ax, np.abs(PARK.analyse(signal[:excerpt])), name, sample_rate=rate)
     return fig
+
+
+def masks_per_stack(model, spec, start: int = 40, frames: int = 64):
+    """What each stack of a network predicts for one patch of a ClipSpectrogram: the mixture patch and the voice
+    and accompaniment masks (clipped at 0), one row per stack."""
+    import torch
+
+    patch = torch.from_numpy(spec.mixture[:, start: start + frames])[None, None]
+    with torch.no_grad():
+        predictions = [p[0].clamp(min=0).numpy() for p in model(patch)]
+    fig, axes = plt.subplots(len(predictions), 3, figsize=(13, 3.2 * len(predictions)), squeeze=False)
+    for stack, (row, prediction) in enumerate(zip(axes, predictions), start=1):
+        spectrogram(row[0], spec.mixture[:, start: start + frames], "mixture patch")
+        for ax, index, name in [(row[1], 1, "voice"), (row[2], 0, "accompaniment")]:
+            image = ax.imshow(prediction[min(index, len(prediction) - 1)], origin="lower", aspect="auto", vmin=0,
+                              vmax=1.5, cmap="viridis")
+            ax.set(title=f"stack {stack}: {name} mask", xlabel="frame", ylabel="bin")
+        fig.colorbar(image, ax=row[2])
+    fig.tight_layout()
+    return fig

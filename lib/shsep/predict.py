@@ -19,6 +19,8 @@ from .masking import DEFAULT_HIGH_BAND, HIGH_BAND
 from .separate import CHANNEL_MODES, Separator, Stems
 
 BANDS = ("full", "park")
+# norbert's EM keeps several full-size copies of the block's STFT: shorter blocks keep its memory bounded too
+WIENER_BLOCK_SECONDS = 15.0
 STEM_NAMES = Stems._fields
 
 
@@ -64,6 +66,8 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
             raise AudioError(f"{input_path} holds no audio samples")
         out_channels = 1 if band == "park" else reader.channels
         per_channel = band == "full" and channels == "per-channel"
+        if band == "full" and wiener_iterations:
+            block_seconds = min(block_seconds, WIENER_BLOCK_SECONDS)
         block, margin = max(1, int(block_seconds * rate)), int(margin_seconds * rate)
         starts = list(range(0, total, block))
 
