@@ -40,13 +40,13 @@ def _training(profile: str, steps: int) -> dict:
     from dataclasses import replace
 
     from shsep.profiles import get_profile
-    from shsep.train import read_log, train
+    from shsep.train import read_training_log, train
 
     config = get_profile(profile)
     with tempfile.TemporaryDirectory() as folder:
         # The first step is warm-up; the log's clock gives the time of the others (data loading excluded).
         train(replace(config, steps=1 + steps, checkpoint_every=10**9), folder, progress=False, device="cpu")
-        seconds = read_log(folder)["seconds"].to_numpy()
+        seconds = read_training_log(folder)["seconds"].to_numpy()
     return {"steps_per_second": steps / (seconds[-1] - seconds[0])}
 
 

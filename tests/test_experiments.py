@@ -10,7 +10,7 @@ from shsep import experiments as ex
 from shsep.data import index_clips
 from shsep.models import ModelConfig, build_model
 from shsep.profiles import get_profile
-from shsep.train import read_log as read_train_log
+from shsep.train import read_training_log
 from shsep.train import train
 
 
@@ -52,13 +52,13 @@ def test_log_appends_and_replaces_rows(tmp_path):
     ex.append_row({"budget": "smoke", "arm": "stacks-1", "voice_gnsdr": 2.0}, path)
     ex.append_row({"budget": "ablation", "arm": "base", "voice_gnsdr": 3.0}, path)
     ex.append_row({"budget": "smoke", "arm": "base", "voice_gnsdr": 4.0}, path)  # a rerun replaces its row
-    log = ex.read_log(path)
+    log = ex.read_experiment_log(path)
     assert len(log) == 3
-    assert list(ex.read_log(path, "smoke").set_index("arm")["voice_gnsdr"]) == [2.0, 4.0]
+    assert list(ex.read_experiment_log(path, "smoke").set_index("arm")["voice_gnsdr"]) == [2.0, 4.0]
     assert pd.read_excel(path.with_suffix(".xlsx")).shape == log.shape
     assert not list(tmp_path.glob("*.tmp*"))
     assert ex.missing_arms("ablation", path) == [a.name for a in ex.ARMS if a.name != "base"]
-    assert ex.read_log(tmp_path / "none.csv").empty
+    assert ex.read_experiment_log(tmp_path / "none.csv").empty
 
 
 def test_spread_and_comparison_sentences():
@@ -104,7 +104,7 @@ def test_callback_and_training_time_survive_resume(mir1k_root, tmp_path):
     train(config, tmp_path, mir1k_root, progress=False, stop_after=3, on_checkpoint=lambda s, m: seen.append(s))
     train(config, tmp_path, mir1k_root, resume=True, progress=False, on_checkpoint=lambda s, m: seen.append(s))
     assert seen == [2, 3, 4, 6]
-    seconds = read_train_log(tmp_path)["seconds"].to_numpy()
+    seconds = read_training_log(tmp_path)["seconds"].to_numpy()
     assert np.all(np.diff(seconds) >= 0)  # summed over the two sessions, not restarted
 
 
@@ -118,7 +118,7 @@ def smoke_arms(mir1k_root, tmp_path_factory):
 
 
 def test_a_smoke_arm_end_to_end(mir1k_root, smoke_arms):
-    log = ex.read_log(smoke_arms / "experiments.csv", "smoke").set_index("arm")
+    log = ex.read_experiment_log(smoke_arms / "experiments.csv", "smoke").set_index("arm")
     assert list(log.index) == ["direct-report-head", "base", "masks-report-head"]
     row = log.loc["direct-report-head"]
     assert row["clips_scored"] == 4 and row["steps"] == 20 and row["parameters"] > 0
@@ -130,7 +130,7 @@ def test_a_smoke_arm_end_to_end(mir1k_root, smoke_arms):
     ex.run_arm("direct-report-head", "smoke", smoke_arms / "experiments.csv", smoke_arms / "runs", mir1k_root,
                progress=False)
     assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == modified
-    assert len(ex.read_log(smoke_arms / "experiments.csv")) == 3
+    assert len(ex.read_experiment_log(smoke_arms / "experiments.csv")) == 3
 
 
 def test_evaluators_agree_and_batching_is_exact(mir1k_root, smoke_arms):

@@ -8,7 +8,7 @@ import torch
 
 from shsep.checkpoints import CheckpointError, load_model, read_checkpoint
 from shsep.profiles import PROFILES, get_profile
-from shsep.train import learning_rate_at, read_log, train
+from shsep.train import learning_rate_at, read_training_log, train
 
 
 def test_profiles_are_consistent():
@@ -39,7 +39,7 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(mir1k_root, tmp_pa
     assert split["step"] == 6
     for key, value in whole["model"].items():
         torch.testing.assert_close(split["model"][key], value, rtol=0, atol=0, msg=key)
-    log = read_log(tmp_path / "split")
+    log = read_training_log(tmp_path / "split")
     assert list(log["step"]) == [1, 2, 3, 4, 5, 6]
     assert set(log.columns) >= {"loss", "loss_stack1", "loss_stack2"}
 

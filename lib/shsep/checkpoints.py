@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .models import ModelConfig, build_model
+from .paths import atomic_path
 
 
 class CheckpointError(Exception):
@@ -15,11 +16,8 @@ class CheckpointError(Exception):
 
 
 def save_atomic(payload: dict, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

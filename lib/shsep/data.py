@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .paths import DATA, SHARED
+
 MIR1K_SAMPLE_RATE = 16000
 TRAIN_SINGERS = ("abjones", "amy")
 AUDIO_EXTENSIONS = (".wav", ".flac")
@@ -25,7 +27,6 @@ HOW_TO_GET = (
     f"Set ${ENV_VAR} to your MIR-1K folder (the one holding Wavfile/), put it at data/MIR-1K, "
     "or download it with `shsep download-mir1k` (needs internet, about 1 GB)."
 )
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _CLIP_NAME = re.compile(r"^(?P<singer>[A-Za-z]+)_(?P<song>\d+)_(?P<clip>\d+)$")
 
 
@@ -63,7 +64,7 @@ def candidate_roots(root: str | os.PathLike | None = None) -> list[Path]:
     candidates = []
     if os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))
-    candidates += [_PROJECT_ROOT / "data" / "MIR-1K", _PROJECT_ROOT.parent / "shared" / "data" / "MIR-1K"]
+    candidates += [DATA / "MIR-1K", SHARED / "data" / "MIR-1K"]
     return candidates
 
 
@@ -176,10 +177,8 @@ def read_frame_labels(path: Path) -> np.ndarray:
     return np.loadtxt(path, dtype=np.float32, ndmin=1)
 
 
-LABEL_HOP_SECONDS = 0.02
 
-
-def download_mir1k(destination: str | os.PathLike = _PROJECT_ROOT / "data", url: str = OFFICIAL_URL) -> Path:
+def download_mir1k(destination: str | os.PathLike = DATA, url: str = OFFICIAL_URL) -> Path:
     """Download and unpack the official MIR-1K zip into ``destination/MIR-1K``; check it holds 1000 clips."""
     import shutil
     import urllib.request

@@ -13,14 +13,12 @@ import numpy as np
 import torch
 
 from .data import Clip, load_sources
+from .paths import DATA, atomic_path
 from .samplers import WindowSampler, extract_patch
 from .spectrogram import PARK, FrontEnd, clip_spectrogram
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
 def cache_dir() -> Path:
-    return Path(os.environ.get("SHSEP_CACHE", _PROJECT_ROOT / "data" / "cache"))
+    return Path(os.environ.get("SHSEP_CACHE", DATA / "cache"))
 
 
 class SpectrogramSet:
@@ -39,10 +37,8 @@ class SpectrogramSet:
         else:
             self.magnitudes = self._compute(clips, progress)
             if use_cache:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                temporary = path.with_name(path.name + ".tmp.npz")
-                np.savez(temporary, **{f"clip{i}": m for i, m in enumerate(self.magnitudes)})
-                os.replace(temporary, path)
+                with atomic_path(path) as temporary:
+                    np.savez(temporary, **{f"clip{i}": m for i, m in enumerate(self.magnitudes)})
         self.frame_counts = [m.shape[-1] for m in self.magnitudes]
 
     def _compute(self, clips, progress):

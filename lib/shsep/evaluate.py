@@ -180,7 +180,7 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     from tqdm.auto import tqdm
 
     from .checkpoints import load_model
-    from .separate import SHIPPED_MODEL
+    from .paths import SHIPPED_MODEL
 
     clips = index_clips(data_root, "all" if clip_ids else split)
     if clip_ids:

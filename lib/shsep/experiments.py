@@ -26,16 +26,16 @@ import pandas as pd
 import torch
 
 from .data import index_clips
+from .paths import OUTPUTS, RESULTS, RUNS, atomic_path
 from .profiles import TrainConfig, get_profile, with_overrides
 from .targets import predicted_sources, reference_sources
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-RUNS_DIR = PROJECT_ROOT / "runs" / "ablations"
+RUNS_DIR = RUNS / "ablations"
 
 
 def results_dir(budget: str) -> Path:
     """Where a budget's logs go: results/ (committed), except the smoke budget's: outputs/smoke/results/."""
-    return PROJECT_ROOT / ("outputs/smoke/results" if budget == "smoke" else "results")
+    return OUTPUTS / "smoke" / "results" if budget == "smoke" else RESULTS
 
 
 RESULTS_LOG = results_dir("ablation") / "experiments.csv"
@@ -119,7 +119,7 @@ def evaluation_clips(budget: Budget, data_root=None) -> list[str]:
 
 # ---------------------------------------------------------------- the experiment log
 
-def read_log(path: str | os.PathLike = RESULTS_LOG, budget: str | None = None) -> pd.DataFrame:
+def read_experiment_log(path: str | os.PathLike = RESULTS_LOG, budget: str | None = None) -> pd.DataFrame:
     """The experiment log (empty if there is none yet), optionally only one budget's rows."""
     path = Path(path)
     if not path.is_file():
@@ -131,16 +131,14 @@ def read_log(path: str | os.PathLike = RESULTS_LOG, budget: str | None = None) -
 def append_row(row: dict, path: str | os.PathLike = RESULTS_LOG) -> pd.DataFrame:
     """Add one run to the log, replacing an earlier row of the same budget and arm; writes .csv and .xlsx atomically."""
     path = Path(path)
-    log = read_log(path)
+    log = read_experiment_log(path)
     log = log[~((log["budget"] == row["budget"]) & (log["arm"] == row["arm"]))]
     log = pd.concat([log, pd.DataFrame([row])], ignore_index=True) if len(log) else pd.DataFrame([row])
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix, write in ((".csv", lambda p: log.to_csv(p, index=False, float_format="%.4f")),
                           (".xlsx", lambda p: log.to_excel(p, index=False, sheet_name="experiments"))):
-        final = path.with_suffix(suffix)
-        temporary = final.with_name(final.stem + ".tmp" + suffix)
-        write(temporary)
-        os.replace(temporary, final)
+        with atomic_path(path.with_suffix(suffix)) as temporary:
+            write(temporary)
     return log
 
 
@@ -241,7 +239,7 @@ def run_arm(arm: Arm | str, budget: Budget | str = "ablation", log_path=None, ru
     """Train (or resume) one arm, score it on the budget's test clips, append its row to the log; returns the row."""
     from .evaluate import evaluate, summarise
     from .models import build_model, count_parameters
-    from .train import CHECKPOINT_NAME, pick_device, read_log as read_train_log, train
+    from .train import CHECKPOINT_NAME, pick_device, read_training_log, train
 
     arm = ARMS_BY_NAME[arm] if isinstance(arm, str) else arm
     budget = BUDGETS[budget] if isinstance(budget, str) else budget
@@ -266,7 +264,7 @@ def run_arm(arm: Arm | str, budget: Budget | str = "ablation", log_path=None, ru
     evaluation.save(run_dir / "eval")
     eval_seconds = time.time() - started
 
-    train_log = read_train_log(run_dir)
+    train_log = read_training_log(run_dir)
     last_probe = read_activations(run_dir).query("step == step.max()").iloc[-1]
     model = config.model
     row = {
@@ -290,7 +288,7 @@ def run_arm(arm: Arm | str, budget: Budget | str = "ablation", log_path=None, ru
 
 
 def missing_arms(budget: str, log_path=None) -> list[str]:
-    done = set(read_log(log_path or results_dir(budget) / "experiments.csv", budget)["arm"])
+    done = set(read_experiment_log(log_path or results_dir(budget) / "experiments.csv", budget)["arm"])
     return [arm.name for arm in ARMS if arm.name not in done]
 
 
@@ -309,7 +307,7 @@ def run_arms(budget: str = "ablation", arms: list[str] | None = None, rerun: boo
         if progress:
             print(f"[ablations] {budget}: {name}", flush=True)
         run_arm(name, budget, log_path, runs_dir, data_root, device, workers, rerun, progress)
-    return read_log(log_path, budget)
+    return read_experiment_log(log_path, budget)
 
 
 # ---------------------------------------------------------------- the evaluator question
@@ -414,8 +412,8 @@ def run_evaluator_questions(budget: str = "ablation", folder=None, runs_dir=RUNS
             table = pd.concat(summaries, ignore_index=True)
             table = table[["budget", "arm"] + [c for c in table.columns if c not in ("budget", "arm")]]
             folder.mkdir(parents=True, exist_ok=True)
-            table.to_csv(path.with_suffix(".tmp"), index=False, float_format="%.4f")
-            os.replace(path.with_suffix(".tmp"), path)
+            with atomic_path(path) as temporary:
+                table.to_csv(temporary, index=False, float_format="%.4f")
         tables[question] = pd.read_csv(path)
     return tables
 

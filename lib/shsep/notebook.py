@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from .paths import OUTPUTS, PROJECT_ROOT, RUNS
+
 # At most this many clips per analysis under a profile (the smoke profile keeps CI fast).
 NOTEBOOK_CLIPS = {"smoke": 6}
 
@@ -34,7 +35,7 @@ def relative(path: str | os.PathLike) -> str:
 
 def figures_folder(profile: str) -> Path:
     """Where a notebook run saves its figures."""
-    return PROJECT_ROOT / "outputs" / profile / "figures"
+    return OUTPUTS / profile / "figures"
 
 
 @dataclass
@@ -62,7 +63,7 @@ def setup(profile: str | None = None, data_root=None, run_dir=None, figures_dir=
 
     profile = resolve_profile(profile)
     root = find_root(data_root)
-    run_dir = Path(run_dir) if run_dir else PROJECT_ROOT / "runs" / profile
+    run_dir = Path(run_dir) if run_dir else RUNS / profile
     figures_dir = Path(figures_dir) if figures_dir else figures_folder(profile)
     max_clips = NOTEBOOK_CLIPS.get(profile)
     present = {split: len(index_clips(root, split)) for split in ("train", "test")}

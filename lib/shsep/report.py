@@ -12,9 +12,9 @@ import pandas as pd
 
 from .data import DataError
 from .evaluate import join_clips, read_estimate, score_joined
+from .paths import SHARED
 
-REPORT_OUTPUTS = Path(os.environ.get("SHSEP_REPORT_OUTPUTS",
-                                     Path(__file__).resolve().parents[3] / "shared" / "data" / "report_outputs"))
+REPORT_OUTPUTS = Path(os.environ.get("SHSEP_REPORT_OUTPUTS", SHARED / "data" / "report_outputs"))
 ANNAR_4 = [f"annar_4_{i:02d}" for i in range(1, 10)]
 _COLUMNS = ["change", "observation", "stacks", "channels", "growth", "outputs", "parameters", "iterations",
             "learning_rate", "gpu", "train_time", "test_clips", "test_time", "voice_gnsdr", "voice_gsir", "voice_gsar",

@@ -18,10 +18,10 @@ import torch
 
 from . import masking
 from .checkpoints import load_model
+from .paths import SHIPPED_MODEL
 from .spectrogram import PARK, FrontEnd, resample
 from .targets import estimate_sources
 
-SHIPPED_MODEL = Path(__file__).resolve().parent / "weights" / "cpu.pt"
 
 
 def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:

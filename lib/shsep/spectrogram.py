@@ -69,10 +69,6 @@ class ClipSpectrogram:
     voice: np.ndarray
     scale: float
 
-    @property
-    def num_frames(self) -> int:
-        return self.mixture.shape[-1]
-
 
 def clip_spectrogram(mixture: np.ndarray, accompaniment: np.ndarray, voice: np.ndarray,
                      front_end: FrontEnd = PARK) -> ClipSpectrogram:

@@ -196,7 +196,7 @@ def _tensorboard(folder: Path):
     return SummaryWriter(str(folder / "tensorboard"))
 
 
-def read_log(out_dir: str | os.PathLike):
+def read_training_log(out_dir: str | os.PathLike):
     """The training log as a pandas DataFrame."""
     import pandas as pd
 
