@@ -4,6 +4,9 @@ Each measurement runs in its own process so its peak memory (max RSS) is its own
 * separation real-time factor, batched windows vs one window at a time (same model, same audio);
 * training steps per second for each CPU-sized profile (the GPU profiles with --paper: ~80 s a step here);
 * BSS-eval time per clip for museval, mir_eval and fast_bss_eval (same estimates);
+* evaluation seconds per clip: every score computed, against the mixture's SDR read from its cache (warm);
+* start-up of `shsep --help`: now (only the chosen command builds its arguments) against building every
+  command's arguments, as the parser did before;
 * `shsep separate` on a 44.1 kHz stereo song built from MIR-1K test clips: seconds of work per minute of
   audio, full band against Park's 8 kHz path (and with the Wiener post-filter), and peak memory on a
   10-minute song (--song-minutes to change).
@@ -54,7 +57,7 @@ def _evaluator(name: str) -> dict:
     import numpy as np
 
     from shsep.data import index_clips, load_sources
-    from shsep.evaluate import score_estimates
+    from shsep.metrics import score_estimates
 
     clips = index_clips(split="test")[:3]
     total, audio = 0.0, 0.0
@@ -99,7 +102,36 @@ def _song(path: str, band: str, wiener: int) -> dict:
     return {"seconds_per_minute": (time.perf_counter() - start) / (sf.info(path).duration / 60)}
 
 
-PHASES = {"separation": _separation, "training": _training, "evaluator": _evaluator, "song": _song,
+def _evaluation(clips: int, cache: str) -> dict:
+    """Evaluate the shipped model on the first test clips with 2 workers, with or without the mixture-SDR cache."""
+    import tempfile
+
+    from shsep.evaluate import evaluate
+
+    with tempfile.TemporaryDirectory() as folder:
+        import os
+
+        if cache == "cold":
+            os.environ["SHSEP_CACHE"] = folder  # an empty cache: every mixture SDR is computed
+        start = time.perf_counter()
+        evaluate(max_clips=clips, workers=2, progress=False, cache=cache != "off")
+        return {"seconds_per_clip": (time.perf_counter() - start) / clips}
+
+
+def _startup(mode: str) -> dict:
+    """Seconds to start Python, import the CLI and answer --help (now), or to build every command's arguments."""
+    code = {"now": "from shsep.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
+            "every-command": "import argparse\nfrom shsep import cli\n"
+                             "[add(argparse.ArgumentParser()) for _, add in cli.SUBCOMMANDS.values()]"}[mode]
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+        best = min(best, time.perf_counter() - start)
+    return {"seconds": best}
+
+
+PHASES = {"evaluation": _evaluation, "startup": _startup, "separation": _separation, "training": _training, "evaluator": _evaluator, "song": _song,
           "write_song": _write_song}
 
 
@@ -129,7 +161,8 @@ def main() -> None:
     parser.add_argument("--paper", action="store_true", help="also time one step of the paper profiles")
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per profile")
     parser.add_argument("--song-minutes", type=int, default=10, help="length of the song for the memory figure")
-    parser.add_argument("--only", choices=["separation", "training", "evaluator", "song"], nargs="+",
+    parser.add_argument("--only", choices=["startup", "evaluation", "separation", "training", "evaluator", "song"],
+                        nargs="+",
                         help="run only these parts (default: all)")
     args = parser.parse_args()
     if args.phase:
@@ -146,6 +179,20 @@ def main() -> None:
           f"torch {torch.__version__}, python {platform.python_version()}")
     rows = []
     parts = set(args.only or PHASES)
+    if "startup" in parts:
+        before, after = _run_phase("startup", "every-command"), _run_phase("startup", "now")
+        rows.append(("start-up: shsep --help (every command's arguments built)", f"{before['seconds']:.2f} s", "1.00×",
+                     float("nan")))  # the memory is the child's, not measured
+        rows.append(("start-up: shsep --help (only the chosen command's)", f"{after['seconds']:.2f} s",
+                     f"{before['seconds'] / after['seconds']:.1f}× faster", float("nan")))
+    if "evaluation" in parts:
+        off = _run_phase("evaluation", 40, "off")
+        _run_phase("evaluation", 40, "on")  # fills the cache for these clips
+        warm = _run_phase("evaluation", 40, "on")
+        rows.append(("evaluate 40 test clips, 2 workers: mixture SDR computed", f"{off['seconds_per_clip']:.2f} s/clip",
+                     "1.00×", off["peak_rss_mib"]))
+        rows.append(("evaluate 40 test clips, 2 workers: mixture SDR cached", f"{warm['seconds_per_clip']:.2f} s/clip",
+                     f"{off['seconds_per_clip'] / warm['seconds_per_clip']:.2f}× faster", warm["peak_rss_mib"]))
     if "song" in parts:
         _song_rows(rows, args.song_minutes)
     if "separation" in parts:

@@ -41,7 +41,7 @@ def _init(checkpoint):
 
 def _clip_rows(clip):
     from shsep.data import load_sources, stereo_mixture
-    from shsep.evaluate import score_channels, score_estimates
+    from shsep.metrics import score_channels, score_estimates
     import numpy as np
 
     sources = load_sources(clip)
@@ -65,7 +65,7 @@ def _clip_rows(clip):
 
 def main() -> None:
     from shsep.data import index_clips
-    from shsep.evaluate import summarise
+    from shsep.metrics import summarise
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=3, help="use every n-th training clip (default 3)")

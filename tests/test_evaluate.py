@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from shsep.data import get_clip, load_sources
-from shsep.evaluate import EVALUATORS, score_estimates, score_files, summarise
+from shsep.evaluate import score_files
+from shsep.metrics import EVALUATORS, score_estimates, summarise
 
 
 def test_length_weighted_means():

@@ -43,7 +43,7 @@ def test_batched_windows_equal_one_at_a_time(mir1k_root, tiny_separator):
 
 def test_ideal_masks_through_the_synthesis_chain_recover_the_sources(mir1k_root):
     """Ideal masks + mixture phase + ISTFT + resampling back to 16 kHz: the chain separation uses."""
-    from shsep.evaluate import score_estimates
+    from shsep.metrics import score_estimates
     from shsep.spectrogram import PARK, resample
 
     sources = load_sources(get_clip("annar_1_01", mir1k_root))
@@ -139,7 +139,7 @@ def test_full_band_scores_no_lower_than_park_path_on_the_same_stereo_mixture(mir
     """Both paths separate the same stereo mixture (three clips joined); Park's path gives mono stems, so both
     are scored on the downmix (references and full-band stems averaged over channels)."""
     from shsep.data import stereo_song
-    from shsep.evaluate import score_estimates
+    from shsep.metrics import score_estimates
 
     song = stereo_song(["abjones_1_01", "annar_1_01", "Ani_1_01"], 16000, mir1k_root)
     references = np.stack([song.accompaniment.mean(axis=0), song.voice.mean(axis=0)])

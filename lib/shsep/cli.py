@@ -51,7 +51,7 @@ def _add_full_band_options(p, channels: bool = True):
 
 
 def _add_evaluate(p):
-    from .evaluate import EVALUATORS
+    from .metrics import EVALUATORS
 
     p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
     p.add_argument("--split", choices=["test", "train", "all"], default="test")
@@ -67,7 +67,7 @@ def _add_evaluate(p):
 
 
 def _add_score(p):
-    from .evaluate import EVALUATORS
+    from .metrics import EVALUATORS
 
     p.add_argument("--voice", type=Path, required=True)
     p.add_argument("--accompaniment", type=Path, required=True)
@@ -166,6 +166,7 @@ def _separate(args) -> int:
 
 def _evaluate(args) -> int:
     from .evaluate import evaluate
+    from .metrics import format_summary
 
     options = {"high_band": args.high_band, "wiener_iterations": args.wiener} if args.band == "full" else {}
     result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips,
@@ -176,15 +177,6 @@ def _evaluate(args) -> int:
         result.save(args.out)
         print(f"per-clip scores and summary written to {args.out}")
     return 0
-
-
-def format_summary(summary: dict) -> str:
-    lines = [f"{summary['clips_scored']} clips scored ({summary.get('split', '')} split, {summary.get('evaluator', '')}, "
-             f"{summary.get('band', 'park')} band)",
-             f"{'':14}{'GNSDR':>8}{'GSIR':>8}{'GSAR':>8}"]
-    for source in ("voice", "accompaniment"):
-        lines.append(f"{source:14}" + "".join(f"{summary[f'{source}_{m}']:8.2f}" for m in ("gnsdr", "gsir", "gsar")))
-    return "\n".join(lines)
 
 
 def _score(args) -> int:

@@ -237,7 +237,8 @@ def run_arm(arm: Arm | str, budget: Budget | str = "ablation", log_path=None, ru
             data_root=None, device: str | None = None, workers: int | None = None, rerun: bool = False,
             progress: bool = True) -> dict:
     """Train (or resume) one arm, score it on the budget's test clips, append its row to the log; returns the row."""
-    from .evaluate import evaluate, summarise
+    from .evaluate import evaluate
+    from .metrics import summarise
     from .models import build_model, count_parameters
     from .train import CHECKPOINT_NAME, pick_device, read_training_log, train
 
@@ -316,16 +317,16 @@ def _museval_v4(references: np.ndarray, estimates: np.ndarray) -> tuple[np.ndarr
     """museval.metrics.bss_eval with its defaults (v4 "images", 88200-sample windows, hop 66150), median over windows."""
     import museval.metrics
 
-    from .evaluate import _audible
+    from .metrics import audible
 
-    estimates = _audible(np.asarray(estimates, dtype=np.float64))
+    estimates = audible(np.asarray(estimates, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
         sdr, _, sir, sar, _ = museval.metrics.bss_eval(references[..., None], estimates[..., None])
     return tuple(np.nanmedian(np.where(np.isfinite(m), m, np.nan), axis=1) for m in (sdr, sir, sar))
 
 
 def _score_with(method: str, references, estimates, mixture) -> dict:
-    from .evaluate import score_estimates
+    from .metrics import score_estimates
 
     if method == "museval v4 (bss_eval defaults)":
         return score_estimates(references, estimates, mixture, metric=_museval_v4)
@@ -340,6 +341,7 @@ def _question_job(args) -> list[dict]:
     """One clip of the evaluator question: its estimates under each inference mode, scored by each method."""
     checkpoint, clip, question = args
     from .data import load_sources
+    from .evaluate import separate_and_score
     from .separate import Separator
 
     torch.set_num_threads(1)
@@ -354,9 +356,8 @@ def _question_job(args) -> list[dict]:
         for mode, batch in INFERENCE_MODES:
             separator = Separator.from_checkpoint(checkpoint, device="cpu", batch_size=batch)
             separator.model.train(mode == "train")  # 'train': BatchNorm normalises with each batch's own statistics
-            estimates = np.stack(separator.separate(sources.mixture, 16000))
             rows.append({"method": f"BatchNorm {mode} mode, {batch} window{'s' if batch > 1 else ''} per pass",
-                         "clip": clip.id} | _score_with("fast_bss_eval", references, estimates, sources.mixture))
+                         "clip": clip.id} | separate_and_score(separator, sources))
     return rows
 
 
@@ -371,7 +372,7 @@ def evaluator_question(checkpoint, clip_ids: list[str], question: str = "evaluat
     """
     from concurrent.futures import ProcessPoolExecutor
 
-    from .evaluate import summarise
+    from .metrics import summarise
 
     if question not in ("evaluators", "inference"):
         raise ValueError(f"question must be 'evaluators' or 'inference', not {question!r}")

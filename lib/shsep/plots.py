@@ -122,7 +122,7 @@ def listen(separator, sources, label: str, excerpt_seconds: float = 6.0):
     (Park's path, at true levels), and return a figure of their spectrograms."""
     from IPython.display import display
 
-    from .evaluate import score_estimates
+    from .metrics import score_estimates
     from .spectrogram import PARK
 
     rate = sources.sample_rate
