@@ -89,3 +89,25 @@ def test_torchrun_two_cpu_processes(mir1k_root, tmp_path):
                             env=os.environ | {"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 3
+
+
+def test_the_front_end_is_part_of_the_config_and_the_checkpoint(mir1k_root, tmp_path):
+    """A 16 kHz model trains, records its front end, and separates with it; older checkpoints load as Park's."""
+    import numpy as np
+
+    from shsep.data import get_clip, load_sources
+    from shsep.paths import SHIPPED_MODEL
+    from shsep.separate import Separator
+    from shsep.spectrogram import PARK, FrontEnd
+
+    front_end = FrontEnd(sample_rate=16000)
+    config = replace(get_profile("smoke"), steps=2, front_end=front_end)
+    checkpoint = train(config, tmp_path / "run16k", mir1k_root, progress=False)
+    assert read_checkpoint(checkpoint)["config"]["front_end"]["sample_rate"] == 16000
+    separator = Separator.from_checkpoint(checkpoint, device="cpu")
+    assert separator.front_end == front_end
+    mixture = load_sources(get_clip("annar_1_01", mir1k_root)).mixture
+    stems = separator.separate(mixture, 16000)
+    assert stems.voice.shape == mixture.shape and np.isfinite(stems.voice).all()
+    assert "front_end" not in read_checkpoint(SHIPPED_MODEL)["config"]
+    assert Separator.from_checkpoint(SHIPPED_MODEL, device="cpu").front_end == PARK

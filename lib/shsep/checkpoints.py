@@ -49,3 +49,11 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         first = str(error).splitlines()[0]
         raise CheckpointError(f"{path}: weights do not fit the architecture its config names ({model_config}): {first}") from None
     return model.to(device).eval(), payload["config"]
+
+
+def export_weights(checkpoint: str | os.PathLike, destination: str | os.PathLike, half: bool = True) -> Path:
+    """A small inference-only copy (weights in float16 + config), e.g. the model shipped in the repository."""
+    payload = read_checkpoint(checkpoint)
+    weights = {k: v.half() if half and v.is_floating_point() else v for k, v in payload["model"].items()}
+    save_atomic({"model": weights, "config": payload["config"], "step": payload["step"]}, destination)
+    return Path(destination)

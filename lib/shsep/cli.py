@@ -203,7 +203,7 @@ def _ablations(args) -> int:
 
 
 def _export(args) -> int:
-    from .train import export_weights
+    from .checkpoints import export_weights
 
     print(export_weights(args.checkpoint, args.destination))
     return 0

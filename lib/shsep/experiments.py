@@ -211,7 +211,7 @@ class _ActivationLog:
 
         self.path, self.target = path, config.target
         clips = index_clips(data_root, "train")[: config.max_train_clips]
-        data = SpectrogramSet(clips, progress=False)
+        data = SpectrogramSet(clips, config.front_end, progress=False)
         draws = data.sampler("uniform", seed=12345).draws(0, windows)
         self.batch = data.batch(draws)
 

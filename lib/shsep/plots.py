@@ -18,11 +18,17 @@ def save(fig, name: str, folder: str | Path | None = None) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
-def spectrogram(ax, magnitude: np.ndarray, title: str = "", sample_rate: int = 8000, hop: int = 256,
-                n_fft: int = 1024, floor_db: float = -80.0):
-    """A magnitude spectrogram (bins, frames) in dB relative to its maximum, time and frequency on the axes."""
+def spectrogram(ax, magnitude: np.ndarray, title: str = "", grid=None, floor_db: float = -80.0):
+    """A magnitude spectrogram (bins, frames) in dB relative to its maximum, time and frequency on the axes.
+
+    grid: the STFT it came from (anything with sample_rate, n_fft and hop_length: a FrontEnd, a NativeStft;
+    default Park's front end)."""
+    from .spectrogram import PARK
+
+    grid = grid or PARK
     db = 20 * np.log10(np.maximum(magnitude, 1e-10) / max(magnitude.max(), 1e-10))
-    extent = [0, magnitude.shape[1] * hop / sample_rate, 0, magnitude.shape[0] * sample_rate / n_fft]
+    extent = [0, magnitude.shape[1] * grid.hop_length / grid.sample_rate, 0,
+              magnitude.shape[0] * grid.sample_rate / grid.n_fft]
     image = ax.imshow(np.maximum(db, floor_db), origin="lower", aspect="auto", extent=extent, cmap="magma")
     ax.set(title=title, xlabel="time (s)", ylabel="frequency (Hz)")
     return image
@@ -111,8 +117,7 @@ def full_band_spectrograms(signals: list[tuple[str, np.ndarray]], sample_rate: i
     stft = NativeStft(sample_rate)
     fig, axes = plt.subplots(1, len(signals), figsize=(4 * len(signals), 3.5), sharey=True)
     for ax, (label, signal) in zip(np.atleast_1d(axes), signals):
-        spectrogram(ax, np.abs(stft.analyse(signal)), label, sample_rate=sample_rate, hop=stft.hop_length,
-                    n_fft=stft.n_fft)
+        spectrogram(ax, np.abs(stft.analyse(signal)), label, grid=stft)
         ax.axhline(modelled_hz, color="white", linestyle="--", linewidth=0.8)
     return fig
 
@@ -123,9 +128,12 @@ def listen(separator, sources, label: str, excerpt_seconds: float = 6.0):
     from IPython.display import display
 
     from .metrics import score_estimates
+    from dataclasses import replace
+
     from .spectrogram import PARK
 
     rate = sources.sample_rate
+    grid = replace(PARK, sample_rate=rate)  # Park's STFT sizes on the clip's own rate
     ours = separator.separate(sources.mixture, rate)
     scores = score_estimates(np.stack([sources.accompaniment, sources.voice]), np.stack(ours), sources.mixture)
     print(f"{label}: voice SDR {scores['voice_sdr']:.2f} dB (NSDR {scores['voice_nsdr']:.2f}), "
@@ -137,7 +145,7 @@ def listen(separator, sources, label: str, excerpt_seconds: float = 6.0):
         display(audio_player(signal[:excerpt], rate, name))
     fig, axes = plt.subplots(1, len(signals), figsize=(4 * len(signals), 3.5), sharey=True)
     for ax, (name, signal) in zip(axes, signals):
-        spectrogram(ax, np.abs(PARK.analyse(signal[:excerpt])), name, sample_rate=rate)
+        spectrogram(ax, np.abs(grid.analyse(signal[:excerpt])), name, grid=grid)
     return fig
 
 

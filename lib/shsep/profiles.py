@@ -18,11 +18,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from .models import ModelConfig
+from .spectrogram import FrontEnd
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
+    front_end: FrontEnd = field(default_factory=FrontEnd)  # what the network sees; default: Park's
     target: str = "masks"
     sampler: str = "clip-then-start"
     steps: int = 15000
@@ -41,6 +43,7 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> "TrainConfig":
         values = dict(values)
         values["model"] = ModelConfig(**values["model"])
+        values["front_end"] = FrontEnd(**values.get("front_end", {}))  # checkpoints before it was recorded: Park's
         return cls(**values)
 
 

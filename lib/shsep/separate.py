@@ -33,20 +33,22 @@ def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:
                            f"{Path(run_dir).name}/ holds no trained checkpoint")
 
 
-def window_plan(num_frames: int, patch: int = 64, hop: int = 32) -> list[tuple[int, int, int]]:
+def window_plan(num_frames: int, patch: int = 64, window_step: int = 32) -> list[tuple[int, int, int]]:
     """(window start, first frame kept, end frame kept) for Park's sliding windows over num_frames ≥ patch.
+
+    Windows of `patch` frames start every `window_step` frames (Park: 64 and 32, so each keeps its centre half).
 
     The first window keeps frames [0, 48); each later window keeps its centre [start+16, start+48);
     a last window aligned to the end keeps from where the previous centre stopped to the end.
     """
     if num_frames < patch:
         raise ValueError(f"need at least {patch} frames, got {num_frames} (pad first)")
-    margin = (patch - hop) // 2
+    margin = (patch - window_step) // 2
     plan, start = [], 0
     while start + patch <= num_frames:
         keep_from = 0 if start == 0 else start + margin
         plan.append((start, keep_from, start + patch - margin))
-        start += hop
+        start += window_step
     last_start = num_frames - patch
     covered = plan[-1][2]
     if covered < num_frames:
@@ -80,7 +82,8 @@ class Separator:
         """Load a checkpoint (default: the CPU model shipped with shsep)."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         model, config = load_model(path or SHIPPED_MODEL, device)
-        return cls(model, target=config.get("target", "masks"), device=device, **kwargs)
+        front_end = FrontEnd(**config.get("front_end", {}))  # checkpoints before it was recorded: Park's
+        return cls(model, target=config.get("target", "masks"), front_end=front_end, device=device, **kwargs)
 
     @torch.no_grad()
     def separate_magnitudes(self, mixture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +105,7 @@ class Separator:
                 voice[:, keep_from:keep_to] = v[:, keep_from - start: keep_to - start]
         return accompaniment[:, :frames], voice[:, :frames]
 
-    def analyse(self, mixture: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    def resample_and_analyse(self, mixture: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         """(the signal at the front end's rate, padded to at least one STFT frame; its complex spectrogram)."""
         fe = self.front_end
         low = resample(mixture, sample_rate, fe.sample_rate)
@@ -111,7 +114,7 @@ class Separator:
 
     def max_magnitude(self, mixture: np.ndarray, sample_rate: int) -> float:
         """The value Park's normalisation divides by: the largest magnitude of the mono signal's spectrogram."""
-        return float(np.abs(self.analyse(mixture, sample_rate)[1]).max())
+        return float(np.abs(self.resample_and_analyse(mixture, sample_rate)[1]).max())
 
     def estimate_magnitudes(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None):
         """Mono waveform → (low-rate signal, its spectrogram, accompaniment and voice magnitude estimates).
@@ -119,7 +122,7 @@ class Separator:
         scale: the value magnitudes are normalised by (default: this signal's maximum magnitude, Park's
         per-clip normalisation; a file separated in blocks passes the whole file's). Estimates are rescaled.
         """
-        low, spec = self.analyse(mixture, sample_rate)
+        low, spec = self.resample_and_analyse(mixture, sample_rate)
         magnitude = np.abs(spec)
         if scale is None:
             scale = float(magnitude.max())

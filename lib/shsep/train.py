@@ -68,7 +68,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     checkpoint_path = out_dir / CHECKPOINT_NAME
 
     clips = index_clips(data_root, "train")[: config.max_train_clips]
-    data = SpectrogramSet(clips, progress=progress and main_process)
+    data = SpectrogramSet(clips, config.front_end, progress=progress and main_process)
     sampler = data.sampler(config.sampler, config.seed)
 
     torch.manual_seed(config.seed)
@@ -202,10 +202,3 @@ def read_training_log(out_dir: str | os.PathLike):
 
     return pd.read_csv(Path(out_dir) / LOG_NAME)
 
-
-def export_weights(checkpoint: str | os.PathLike, destination: str | os.PathLike, half: bool = True) -> Path:
-    """A small inference-only copy (weights in float16 + config), e.g. the model shipped in the repository."""
-    payload = read_checkpoint(checkpoint)
-    weights = {k: v.half() if half and v.is_floating_point() else v for k, v in payload["model"].items()}
-    save_atomic({"model": weights, "config": payload["config"], "step": payload["step"]}, destination)
-    return Path(destination)
