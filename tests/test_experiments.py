@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from shsep import experiments as ex
+from shsep import arms, evaluator_questions, experiment_log, experiments, probes
 from shsep.data import index_clips
 from shsep.models import ModelConfig, build_model
 from shsep.profiles import get_profile
@@ -15,11 +15,11 @@ from shsep.train import train
 
 
 def test_every_arm_changes_exactly_what_it_says():
-    budget = ex.BUDGETS["ablation"]
-    base = ex.ARMS_BY_NAME["base"].config(budget)
+    budget = arms.BUDGETS["cpu-1000"]
+    base = arms.ARMS_BY_NAME["base"].config(budget)
     assert base == budget.base and base.model.growth > 0 and base.model.stacks == 2
-    configs = {arm.name: arm.config(budget) for arm in ex.ARMS}
-    assert len({str(c) for c in configs.values()}) == len(ex.ARMS)  # no two arms train the same thing
+    configs = {arm.name: arm.config(budget) for arm in arms.ARMS}
+    assert len({str(c) for c in configs.values()}) == len(arms.ARMS)  # no two arms train the same thing
     assert configs["stacks-4"].model.stacks == 4 and configs["stacks-1"].model.stacks == 1
     assert configs["constant"].model.growth == 0 and configs["constant"].model.channels == base.model.channels
     assert configs["constant-wide"].model.channels == 2 * base.model.channels
@@ -31,9 +31,9 @@ def test_every_arm_changes_exactly_what_it_says():
 
 
 def test_every_question_has_its_arms():
-    names = {arm.name for arm in ex.ARMS}
-    for question, arms in ex.QUESTION_ARMS.items():
-        assert set(arms) <= names, question
+    names = {arm.name for arm in arms.ARMS}
+    for question, question_arms in arms.QUESTION_ARMS.items():
+        assert set(question_arms) <= names, question
 
 
 def test_heads_can_be_swapped():
@@ -48,28 +48,28 @@ def test_heads_can_be_swapped():
 
 def test_log_appends_and_replaces_rows(tmp_path):
     path = tmp_path / "experiments.csv"
-    ex.append_row({"budget": "smoke", "arm": "base", "voice_gnsdr": 1.0}, path)
-    ex.append_row({"budget": "smoke", "arm": "stacks-1", "voice_gnsdr": 2.0}, path)
-    ex.append_row({"budget": "ablation", "arm": "base", "voice_gnsdr": 3.0}, path)
-    ex.append_row({"budget": "smoke", "arm": "base", "voice_gnsdr": 4.0}, path)  # a rerun replaces its row
-    log = ex.read_experiment_log(path)
+    experiment_log.append_row({"budget": "ci-20", "arm": "base", "voice_gnsdr": 1.0}, path)
+    experiment_log.append_row({"budget": "ci-20", "arm": "stacks-1", "voice_gnsdr": 2.0}, path)
+    experiment_log.append_row({"budget": "cpu-1000", "arm": "base", "voice_gnsdr": 3.0}, path)
+    experiment_log.append_row({"budget": "ci-20", "arm": "base", "voice_gnsdr": 4.0}, path)  # a rerun replaces its row
+    log = experiment_log.read_experiment_log(path)
     assert len(log) == 3
-    assert list(ex.read_experiment_log(path, "smoke").set_index("arm")["voice_gnsdr"]) == [2.0, 4.0]
+    assert list(experiment_log.read_experiment_log(path, "ci-20").set_index("arm")["voice_gnsdr"]) == [2.0, 4.0]
     assert pd.read_excel(path.with_suffix(".xlsx")).shape == log.shape
     assert not list(tmp_path.glob("*.tmp*"))
-    assert ex.missing_arms("ablation", path) == [a.name for a in ex.ARMS if a.name != "base"]
-    assert ex.read_experiment_log(tmp_path / "none.csv").empty
+    assert experiments.missing_arms("cpu-1000", path) == [a.name for a in arms.ARMS if a.name != "base"]
+    assert experiment_log.read_experiment_log(tmp_path / "none.csv").empty
 
 
 def test_spread_and_comparison_sentences():
-    log = pd.DataFrame([{"arm": "base", **{m: 5.0 for m in ex.METRICS}},
-                        {"arm": "base-seed1", **{m: 5.5 for m in ex.METRICS}},
-                        {"arm": "stacks-4", **{m: 6.5 for m in ex.METRICS}},
-                        {"arm": "stacks-1", **{m: 5.2 for m in ex.METRICS}}])
-    assert ex.run_to_run_spread(log)["voice_gnsdr"] == pytest.approx(0.5)
-    assert "3.0× the 0.50 dB" in ex.compare(log, "stacks-4")
-    assert "within the 0.50 dB" in ex.compare(log, "stacks-1")
-    assert "not run yet" in ex.compare(log, "constant")
+    log = pd.DataFrame([{"arm": "base", **{m: 5.0 for m in experiment_log.METRICS}},
+                        {"arm": "base-seed1", **{m: 5.5 for m in experiment_log.METRICS}},
+                        {"arm": "stacks-4", **{m: 6.5 for m in experiment_log.METRICS}},
+                        {"arm": "stacks-1", **{m: 5.2 for m in experiment_log.METRICS}}])
+    assert experiment_log.run_to_run_spread(log)["voice_gnsdr"] == pytest.approx(0.5)
+    assert "3.0× the 0.50 dB" in experiment_log.compare(log, "stacks-4")
+    assert "within the 0.50 dB" in experiment_log.compare(log, "stacks-1")
+    assert "not run yet" in experiment_log.compare(log, "constant")
 
 
 def test_probe_sees_a_dead_relu_head_and_restores_batchnorm():
@@ -77,13 +77,13 @@ def test_probe_sees_a_dead_relu_head_and_restores_batchnorm():
     model = build_model(ModelConfig("park", 8, 1, 2, 0, head="bn-relu"))
     mixture = torch.rand(4, 1, 64, 16)
     accompaniment, voice = mixture[:, 0] * 0.5, mixture[:, 0] * 0.5
-    alive = ex.probe_heads(model, mixture, accompaniment, voice, "direct")[0]
+    alive = probes.probe_heads(model, mixture, accompaniment, voice, "direct")[0]
     assert alive["head_gradient_norm"] > 0 and 0 < alive["relu_input_positive_fraction"] < 1
     batchnorm = model.heads[0][1]
     with torch.no_grad():
         batchnorm.bias.fill_(-100.0)  # every ReLU input negative: the head outputs zeros, and no gradient flows
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    dead = ex.probe_heads(model, mixture, accompaniment, voice, "direct")[0]
+    dead = probes.probe_heads(model, mixture, accompaniment, voice, "direct")[0]
     assert dead["prediction_nonpositive_fraction"] == 1.0 and dead["estimate_mean"] == 0.0
     assert dead["relu_input_positive_fraction"] == 0.0 and dead["head_gradient_norm"] == 0.0
     for key, value in model.state_dict().items():  # probing changed no weight and no running statistic
@@ -91,11 +91,11 @@ def test_probe_sees_a_dead_relu_head_and_restores_batchnorm():
 
 
 def test_evaluation_clips_are_spread_over_the_test_set(mir1k_root):
-    clips = ex.evaluation_clips(ex.BUDGETS["ablation"], mir1k_root)
+    clips = arms.evaluation_clips(arms.BUDGETS["cpu-1000"], mir1k_root)
     assert len(clips) == 100 and len(set(clips)) == 100
     singers = {c.singer for c in index_clips(mir1k_root, "test")}
     assert {c.rsplit("_", 2)[0] for c in clips} == singers  # every singer present, not the first few
-    assert clips == ex.evaluation_clips(ex.BUDGETS["ablation"], mir1k_root)
+    assert clips == arms.evaluation_clips(arms.BUDGETS["cpu-1000"], mir1k_root)
 
 
 def test_callback_and_training_time_survive_resume(mir1k_root, tmp_path):
@@ -113,36 +113,36 @@ def smoke_arms(mir1k_root, tmp_path_factory):
     """The three smoke arms the evaluator questions need, trained and scored once for this module."""
     folder = tmp_path_factory.mktemp("ablations")
     for arm in ("direct-report-head", "base", "masks-report-head"):
-        ex.run_arm(arm, "smoke", folder / "experiments.csv", folder / "runs", mir1k_root, progress=False)
+        experiments.run_arm(arm, "ci-20", folder / "experiments.csv", folder / "runs", mir1k_root, progress=False)
     return folder
 
 
 def test_a_smoke_arm_end_to_end(mir1k_root, smoke_arms):
-    log = ex.read_experiment_log(smoke_arms / "experiments.csv", "smoke").set_index("arm")
+    log = experiment_log.read_experiment_log(smoke_arms / "experiments.csv", "ci-20").set_index("arm")
     assert list(log.index) == ["direct-report-head", "base", "masks-report-head"]
     row = log.loc["direct-report-head"]
     assert row["clips_scored"] == 4 and row["steps"] == 20 and row["parameters"] > 0
-    assert all(np.isfinite(row[m]) for m in ex.METRICS)
-    run_dir = smoke_arms / "runs" / "smoke" / "direct-report-head"
-    assert sorted(ex.read_activations(run_dir)["step"].unique()) == [0, 10, 20]
+    assert all(np.isfinite(row[m]) for m in experiment_log.METRICS)
+    run_dir = smoke_arms / "runs" / "ci-20" / "direct-report-head"
+    assert sorted(probes.read_activations(run_dir)["step"].unique()) == [0, 10, 20]
     # A second call reuses the finished run instead of training again.
     modified = (run_dir / "checkpoint.pt").stat().st_mtime_ns
-    ex.run_arm("direct-report-head", "smoke", smoke_arms / "experiments.csv", smoke_arms / "runs", mir1k_root,
+    experiments.run_arm("direct-report-head", "ci-20", smoke_arms / "experiments.csv", smoke_arms / "runs", mir1k_root,
                progress=False)
     assert (run_dir / "checkpoint.pt").stat().st_mtime_ns == modified
-    assert len(ex.read_experiment_log(smoke_arms / "experiments.csv")) == 3
+    assert len(experiment_log.read_experiment_log(smoke_arms / "experiments.csv")) == 3
 
 
 def test_evaluators_agree_and_batching_is_exact(mir1k_root, smoke_arms):
-    tables = ex.run_evaluator_questions("smoke", smoke_arms, smoke_arms / "runs", mir1k_root)
-    evaluators = tables["evaluators"].set_index("method")[ex.METRICS]
-    assert list(evaluators.index) == ex.EVALUATOR_METHODS
+    tables = evaluator_questions.run_evaluator_questions("ci-20", smoke_arms, smoke_arms / "runs", mir1k_root)
+    evaluators = tables["evaluators"].set_index("method")[experiment_log.METRICS]
+    assert list(evaluators.index) == evaluator_questions.EVALUATOR_METHODS
     v3 = evaluators.iloc[:3]
     assert (v3.max() - v3.min()).max() < 0.01
     inference = tables["inference"]
     assert list(inference["arm"].unique()) == ["masks-report-head", "direct-report-head"]
     for _, table in inference.groupby("arm"):
-        scores = table.set_index("method")[ex.METRICS]
-        assert len(scores) == len(ex.INFERENCE_MODES)
+        scores = table.set_index("method")[experiment_log.METRICS]
+        assert len(scores) == len(evaluator_questions.INFERENCE_MODES)
         assert (scores.iloc[0] - scores.iloc[1]).abs().max() < 0.01  # eval mode: batching changes nothing
-    assert (smoke_arms / "evaluators_smoke.csv").is_file()
+    assert (smoke_arms / "evaluators_ci-20.csv").is_file()

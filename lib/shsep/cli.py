@@ -77,9 +77,9 @@ def _add_score(p):
 
 
 def _add_ablations(p):
-    from .experiments import ARMS, BUDGETS
+    from .arms import ARMS, BUDGETS, DEFAULT_BUDGET
 
-    p.add_argument("--budget", choices=list(BUDGETS), default="ablation",
+    p.add_argument("--budget", choices=list(BUDGETS), default=DEFAULT_BUDGET,
                    help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
     p.add_argument("--arms", nargs="+", choices=[a.name for a in ARMS],
                    help="default: the arms the log lacks for this budget (all of them with --rerun)")
@@ -188,7 +188,9 @@ def _score(args) -> int:
 
 
 def _ablations(args) -> int:
-    from .experiments import METRICS, run_arms, run_evaluator_questions
+    from .evaluator_questions import run_evaluator_questions
+    from .experiment_log import METRICS
+    from .experiments import run_arms
 
     log = run_arms(args.budget, args.arms, args.rerun, data_root=args.data_root, device=args.device,
                    workers=args.workers)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import Clip, DataError, index_clips, load_sources, load_stereo
+from .data import DataError, index_clips, load_sources, load_stereo
 from .metrics import EVALUATORS, score_estimates, summarise
 
 BANDS = {"park": "Park's protocol: 8 kHz mono path, masks × mixture magnitude, scored at 16 kHz",

@@ -238,3 +238,10 @@ def trace_shapes(module: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[in
         for hook in hooks:
             hook.remove()
     return shapes
+
+
+def head_relu_input(head: nn.Module) -> nn.Module | None:
+    """The layer whose output a 'bn-relu' prediction head's ReLU takes (its BatchNorm); None for a linear head.
+
+    For probes that watch whether a head's ReLU still lets anything through (see `probes`)."""
+    return head[1] if isinstance(head, _ConvBNReLU) else None

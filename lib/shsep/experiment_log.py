@@ -1,0 +1,103 @@
+"""The experiment log: one row per finished arm in results/experiments.csv (and .xlsx, like the report's
+result.xlsx), and the answers read from it: our arms beside the report's runs, the seed spread, comparisons.
+"""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .arms import DEFAULT_BUDGET, QUESTION_ARMS
+from .paths import OUTPUTS, RESULTS, atomic_path
+
+
+def results_dir(budget: str) -> Path:
+    """Where a budget's logs go: results/ (committed), except the CI budget's: outputs/smoke/results/."""
+    return OUTPUTS / "smoke" / "results" if budget == "ci-20" else RESULTS
+
+
+RESULTS_LOG = results_dir(DEFAULT_BUDGET) / "experiments.csv"
+METRICS = [f"{s}_{m}" for s in ("voice", "accompaniment") for m in ("gnsdr", "gsir", "gsar")]
+
+
+def read_experiment_log(path: str | os.PathLike = RESULTS_LOG, budget: str | None = None) -> pd.DataFrame:
+    """The experiment log (empty if there is none yet), optionally only one budget's rows."""
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame(columns=["budget", "arm"])
+    log = pd.read_csv(path)
+    return log[log["budget"] == budget].reset_index(drop=True) if budget else log
+
+
+def append_row(row: dict, path: str | os.PathLike = RESULTS_LOG) -> pd.DataFrame:
+    """Add one run to the log, replacing an earlier row of the same budget and arm; writes .csv and .xlsx atomically."""
+    path = Path(path)
+    log = read_experiment_log(path)
+    log = log[~((log["budget"] == row["budget"]) & (log["arm"] == row["arm"]))]
+    log = pd.concat([log, pd.DataFrame([row])], ignore_index=True) if len(log) else pd.DataFrame([row])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix, write in ((".csv", lambda p: log.to_csv(p, index=False, float_format="%.4f")),
+                          (".xlsx", lambda p: log.to_excel(p, index=False, sheet_name="experiments"))):
+        with atomic_path(path.with_suffix(suffix)) as temporary:
+            write(temporary)
+    return log
+
+
+def describe_device(device) -> str:
+    """The device a run trained on, for the log."""
+    import torch
+
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.machine()}, {torch.get_num_threads()} threads"
+
+
+_SIDE_COLUMNS = ["parameters", "steps", "minutes", "clips"] + METRICS
+
+
+def side_by_side(question: str, log: pd.DataFrame, report_folder=None) -> pd.DataFrame:
+    """Our arms for a question beside the report's runs for it (its log's figures, as it wrote them)."""
+    ours = log.set_index("arm").reindex(QUESTION_ARMS.get(question, [])).dropna(how="all").reset_index()
+    ours = ours.assign(source="shsep", label=ours["arm"] + ": " + ours["change"], clips=ours["clips_scored"],
+                       minutes=ours["train_seconds"] / 60)
+    frames = [ours]
+    from .report import REPORT_RUNS, report_runs
+
+    if question in REPORT_RUNS:
+
+        try:
+            theirs = report_runs(question, report_folder)
+        except Exception as error:  # the report's outputs are optional
+            print(f"(the report's log is not available: {error})")
+        else:
+            frames.append(theirs.assign(source="report", steps=theirs["iterations"], clips=theirs["test_clips"],
+                                        minutes=np.nan))
+    table = pd.concat(frames, ignore_index=True)[["source", "label"] + _SIDE_COLUMNS]
+    return table.astype({"parameters": "Int64", "steps": "Int64", "clips": "Int64"})
+
+
+def run_to_run_spread(log: pd.DataFrame) -> pd.Series:
+    """Per metric, max − min over the base arm's seeds (base, base-seed1, ...): what reseeding alone moves."""
+    seeds = log[log["arm"].isin(QUESTION_ARMS["noise"])]
+    if len(seeds) < 2:
+        return pd.Series(np.nan, index=METRICS)
+    return (seeds[METRICS].max() - seeds[METRICS].min()).astype(float)
+
+
+def compare(log: pd.DataFrame, arm: str, reference: str = "base", metric: str = "voice_gnsdr") -> str:
+    """One sentence: arm vs reference on a metric, against the run-to-run spread."""
+    rows = log.set_index("arm")
+    if arm not in rows.index or reference not in rows.index:
+        return f"{arm} vs {reference}: not run yet"
+    a, b = float(rows.loc[arm, metric]), float(rows.loc[reference, metric])
+    spread = float(run_to_run_spread(log)[metric])
+    if np.isnan(spread):
+        verdict = "(no seed spread measured)"
+    elif abs(a - b) <= spread:
+        verdict = f"within the {spread:.2f} dB that reseeding alone moves it"
+    else:
+        verdict = f"{abs(a - b) / spread:.1f}× the {spread:.2f} dB that reseeding alone moves it"
+    return f"{arm} {metric} {a:.2f} dB vs {reference} {b:.2f} dB: {a - b:+.2f} dB, {verdict}"
