@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The full reproduction: runs the notebooks in order with papermill for one profile.
-#   ./run_all.sh [--profile smoke|cpu|paper|paper-growing] [--publish] [--rerun-ablations]
+#   ./run_all.sh [--profile smoke|cpu|paper|paper-growing] [--publish] [--rerun-ablations] [--only 01 05 ...]
 #   (default profile: paper with a CUDA GPU, else cpu; --publish copies the executed notebooks over notebooks/;
-#    07_ablations reads results/experiments.csv and trains only the arms it lacks, all of them with --rerun-ablations)
+#    07_ablations reads results/experiments.csv and trains only the arms it lacks, all of them with --rerun-ablations;
+#    --only runs (and publishes) just the notebooks whose names start with the given numbers)
 # Executed copies, logs and figures go to outputs/<profile>/; only --publish touches the tracked notebooks/ and figures/.
 # Stops at the first failing notebook, naming it and the error. Sets up .venv on first use.
 set -euo pipefail
@@ -10,13 +11,15 @@ cd "$(dirname "$0")"
 PROFILE=""
 PUBLISH=0
 RERUN_ABLATIONS=False
+ONLY=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) PROFILE="$2"; shift 2 ;;
         --profile=*) PROFILE="${1#*=}"; shift ;;
         --publish) PUBLISH=1; shift ;;
         --rerun-ablations) RERUN_ABLATIONS=True; shift ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        --only) shift; while [ $# -gt 0 ] && [[ "$1" != --* ]]; do ONLY+=("$1"); shift; done ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
         *) echo "run_all.sh: unknown argument $1 (use --profile NAME)" >&2; exit 2 ;;
     esac
 done
@@ -25,7 +28,12 @@ PROFILE="${PROFILE:-$("$PY" -c 'from shsep.notebook import resolve_profile; prin
 "$PY" -c "from shsep.profiles import get_profile; get_profile('$PROFILE')" || exit 2
 OUT="outputs/$PROFILE"
 mkdir -p "$OUT"
-NOTEBOOKS=(notebooks/0*.ipynb)
+NOTEBOOKS=()
+for notebook in notebooks/0*.ipynb; do
+    if [ ${#ONLY[@]} -eq 0 ]; then NOTEBOOKS+=("$notebook"); continue; fi
+    for prefix in "${ONLY[@]}"; do [[ "$(basename "$notebook")" == "$prefix"* ]] && NOTEBOOKS+=("$notebook"); done
+done
+[ ${#NOTEBOOKS[@]} -gt 0 ] || { echo "run_all.sh: no notebook starts with ${ONLY[*]}" >&2; exit 2; }
 echo "[run_all] profile $PROFILE: ${#NOTEBOOKS[@]} notebooks -> $OUT/"
 i=0
 for notebook in "${NOTEBOOKS[@]}"; do
@@ -45,4 +53,4 @@ for notebook in "${NOTEBOOKS[@]}"; do
     echo "[run_all]     done in $(( $(date +%s) - start )) s"
 done
 echo "[run_all] all notebooks ran; executed copies in $OUT/, figures in $OUT/figures/"
-if [ "$PUBLISH" = 1 ]; then "$PY" scripts/publish_notebooks.py "$OUT"; fi
+if [ "$PUBLISH" = 1 ]; then "$PY" scripts/publish_notebooks.py "$OUT" "${NOTEBOOKS[@]}"; fi
