@@ -1,0 +1,75 @@
+"""The notebooks' helpers: set-up, paths shown to readers, players, the report's log in English, tidy tables."""
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def test_setup_prints_no_machine_specific_path(mir1k_root, capsys, monkeypatch):
+    from shsep.notebook import setup
+    from shsep.paths import OUTPUTS, RUNS
+
+    monkeypatch.setenv("SHSEP_PROFILE", "smoke")
+    profile, config, root, run_dir, figures_dir, max_clips = setup()
+    printed = capsys.readouterr().out
+    assert profile == "smoke" and max_clips == 6 and run_dir == RUNS / "smoke"
+    assert figures_dir == OUTPUTS / "smoke" / "figures"  # never the tracked figures/
+    assert "training and" in printed and str(root) not in printed and "/" + "work" not in printed
+    assert "run folder runs/smoke; figures to outputs/smoke/figures" in printed
+
+
+def test_relative_paths_never_show_the_machine(tmp_path):
+    from shsep.notebook import relative
+    from shsep.paths import PROJECT_ROOT
+
+    assert relative(PROJECT_ROOT / "results" / "experiments.csv") == "results/experiments.csv"
+    assert relative(tmp_path / "elsewhere.csv") == "elsewhere.csv"
+
+
+def test_audio_player_embeds_a_playable_mp3_at_true_level():
+    import base64
+    import io
+
+    import soundfile as sf
+
+    from shsep.plots import audio_player
+
+    tone = 0.25 * np.sin(np.linspace(0, 2000, 44100 * 2)).reshape(2, -1).astype(np.float32)
+    html = audio_player(tone, 44100, "a tone", seconds=0.5).data
+    assert "a tone (44100 Hz, stereo)" in html and 'preload="auto"' in html
+    encoded = html.split("base64,")[1].split('"')[0]
+    decoded, rate = sf.read(io.BytesIO(base64.b64decode(encoded)))
+    assert rate == 44100 and decoded.shape[1] == 2 and abs(len(decoded) - 22050) < 2000
+    assert 0.15 < np.abs(decoded).max() < 0.35  # not normalised to full scale
+
+
+@pytest.mark.parametrize("text, seconds", [("4分34秒", 274.0), ("11分", 660.0), ("32分", 1920.0),
+                                           (0.123611, 0.123611 * 86400), ("约2-3小时", np.nan), (np.nan, np.nan)])
+def test_report_times_in_seconds(text, seconds):
+    from shsep.report import duration_seconds
+
+    assert duration_seconds(text) == pytest.approx(seconds, nan_ok=True)
+
+
+def test_the_report_log_has_english_notes_beside_the_originals():
+    from shsep.report import REPORT_OUTPUTS, read_result_log
+
+    if not (REPORT_OUTPUTS / "result.xlsx").is_file():
+        pytest.skip("the report's outputs are not here (set $SHSEP_REPORT_OUTPUTS)")
+    log = read_result_log()
+    for column in ("change", "observation"):
+        originals = log[column].notna()
+        assert log.loc[originals, f"{column}_en"].notna().all(), column  # every note translated
+        assert not log[f"{column}_en"].dropna().str.contains(r"[\u4e00-\u9fff]").any()
+    assert log["train_seconds"].iloc[0] == 274.0 and log["test_seconds"].iloc[6] == 1784.0
+
+
+def test_score_table_is_tidy():
+    from shsep.report import score_table
+
+    row = {f"{s}_{m}": float(i) for i, (s, m) in enumerate((s, m) for s in ("voice", "accompaniment")
+                                                            for m in ("sdr", "nsdr", "sir", "sar"))}
+    table = score_table({"ours": row, "theirs": row})
+    assert list(table.index) == ["ours", "theirs"]
+    assert list(table.columns.get_level_values(0).unique()) == ["voice", "accompaniment"]
+    assert list(table.columns.get_level_values(1)[:4]) == ["SDR", "NSDR", "SIR", "SAR"]
+    assert table.loc["ours", ("accompaniment", "SAR")] == 7.0
