@@ -3,16 +3,14 @@
 The network sees Park's 8 kHz mono magnitudes (0-4 kHz). For the full-band path its two source
 estimates become one soft voice mask, voice / (voice + accompaniment + eps), with accompaniment =
 1 - voice, so the stems always add up to the input. `map_mask` carries that mask onto the STFT grid
-of the input at its own rate (`NativeStft`), interpolating linearly in time and frequency. Above
+of the input at its own rate (`native_grid`), interpolating linearly in time and frequency. Above
 4 kHz the network sees nothing; `HIGH_BAND` lists how the mask is chosen there. `wiener` is the
 optional multichannel EM post-filter (norbert, as Open-Unmix and Spleeter use it).
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
-import librosa
 import numpy as np
 
 from .spectrogram import FrontEnd
@@ -52,29 +50,11 @@ def high_band_mask(mask: np.ndarray, accompaniment: np.ndarray, voice: np.ndarra
     return (v / (v + a + EPS)).astype(np.float32)
 
 
-@dataclass(frozen=True)
-class NativeStft:
-    """The STFT used at the input's own rate: a window of about Park's 128 ms, hop a quarter of it."""
-
-    sample_rate: int
-
-    @property
-    def n_fft(self) -> int:
-        """The largest power of two not above 128 ms (2048 at 16 kHz, 4096 at 44.1 and 48 kHz), at least 16."""
-        return max(16, 2 ** int(np.floor(np.log2(self.sample_rate * 0.128))))
-
-    @property
-    def hop_length(self) -> int:
-        return self.n_fft // 4
-
-    def analyse(self, audio: np.ndarray) -> np.ndarray:
-        """Complex STFT (..., bins, frames) of (..., samples); a Hann window at hop n_fft/4 inverts exactly."""
-        return librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=self.n_fft, hop_length=self.hop_length,
-                            window="hann", center=True)
-
-    def synthesise(self, spec: np.ndarray, length: int) -> np.ndarray:
-        return librosa.istft(spec, n_fft=self.n_fft, hop_length=self.hop_length, window="hann", center=True,
-                             length=length)
+def native_grid(sample_rate: int) -> FrontEnd:
+    """The STFT used at the input's own rate: the largest power of two not above Park's 128 ms window (2048 at
+    16 kHz, 4096 at 44.1 and 48 kHz, at least 16), a quarter of it as hop, every bin kept (so it inverts exactly)."""
+    n_fft = max(16, 2 ** int(np.floor(np.log2(sample_rate * 0.128))))
+    return FrontEnd(sample_rate=sample_rate, n_fft=n_fft, hop_length=n_fft // 4, num_bins=n_fft // 2 + 1)
 
 
 def _linear_weights(positions: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +66,7 @@ def _linear_weights(positions: np.ndarray, size: int) -> tuple[np.ndarray, np.nd
     return lower, upper, weight
 
 
-def map_mask(mask: np.ndarray, high: np.ndarray, front_end: FrontEnd, native: NativeStft,
+def map_mask(mask: np.ndarray, high: np.ndarray, front_end: FrontEnd, native: FrontEnd,
              num_frames: int) -> np.ndarray:
     """The low-rate voice mask (bins, frames), plus its high-band values (frames,), on the native grid.
 
@@ -131,7 +111,7 @@ def full_band_voice(audio: np.ndarray, sample_rate: int, masks: list[tuple[np.nd
     masks: one (low-rate voice mask, high-band values) pair for all channels, or one per channel.
     The accompaniment is the input minus this voice.
     """
-    native = NativeStft(sample_rate)
+    native = native_grid(sample_rate)
     length = audio.shape[-1]
     padded = np.pad(audio, ((0, 0), (0, max(0, native.n_fft - length))))
     mixture = native.analyse(padded)

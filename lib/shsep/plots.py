@@ -21,7 +21,7 @@ def save(fig, name: str, folder: str | Path | None = None) -> None:
 def spectrogram(ax, magnitude: np.ndarray, title: str = "", grid=None, floor_db: float = -80.0):
     """A magnitude spectrogram (bins, frames) in dB relative to its maximum, time and frequency on the axes.
 
-    grid: the STFT it came from (anything with sample_rate, n_fft and hop_length: a FrontEnd, a NativeStft;
+    grid: the STFT it came from (anything with sample_rate, n_fft and hop_length: a FrontEnd, such as `masking.native_grid`;
     default Park's front end)."""
     from .spectrogram import PARK
 
@@ -112,9 +112,9 @@ def audio_player(audio: np.ndarray, sample_rate: int, label: str = "", seconds: 
 
 def full_band_spectrograms(signals: list[tuple[str, np.ndarray]], sample_rate: int, modelled_hz: float = 4000.0):
     """Spectrograms up to the Nyquist frequency of mono signals at one rate, with the band the network sees marked."""
-    from .masking import NativeStft
+    from .masking import native_grid
 
-    stft = NativeStft(sample_rate)
+    stft = native_grid(sample_rate)
     fig, axes = plt.subplots(1, len(signals), figsize=(4 * len(signals), 3.5), sharey=True)
     for ax, (label, signal) in zip(np.atleast_1d(axes), signals):
         spectrogram(ax, np.abs(stft.analyse(signal)), label, grid=stft)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .audio import AudioError, AudioReader, StemWriter, ensure_writable_dir
 from .masking import DEFAULT_HIGH_BAND, HIGH_BAND
-from .separate import CHANNEL_MODES, Separator, Stems
+from .separate import CHANNEL_MODES, Separator, Stems, analysed_signals
 
 BANDS = ("full", "park")
 # norbert's EM keeps several full-size copies of the block's STFT: shorter blocks keep its memory bounded too
@@ -65,18 +65,16 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
         if total == 0:
             raise AudioError(f"{input_path} holds no audio samples")
         out_channels = 1 if band == "park" else reader.channels
-        per_channel = band == "full" and channels == "per-channel"
         if band == "full" and wiener_iterations:
             block_seconds = min(block_seconds, WIENER_BLOCK_SECONDS)
         block, margin = max(1, int(block_seconds * rate)), int(margin_seconds * rate)
         starts = list(range(0, total, block))
 
-        def analysed(audio):  # the signals the network sees: the downmix, or each channel
-            return list(audio) if per_channel else [audio.mean(axis=0)]
-
+        analysed_channels = channels if band == "full" else "downmix"  # Park's path always sees the downmix
         scales = None
         for start in starts:
-            block_scales = [separator.max_magnitude(s, rate) for s in analysed(reader.read(start, start + block))]
+            block_scales = [separator.max_magnitude(s, rate) for s in
+                            analysed_signals(reader.read(start, start + block), analysed_channels)]
             scales = block_scales if scales is None else [max(a, b) for a, b in zip(scales, block_scales)]
         paths = Stems(*(out_dir / f"{input_path.stem}_{name}.{file_format}" if name in stems else None
                         for name in STEM_NAMES))

@@ -157,7 +157,7 @@ class Separator:
         audio = np.atleast_2d(audio)
         if channels not in CHANNEL_MODES:
             raise ValueError(f"channels must be one of {CHANNEL_MODES}, not {channels!r}")
-        signals = [audio.mean(axis=0)] if channels == "downmix" else list(audio)
+        signals = analysed_signals(audio, channels)
         scales = list(scale) if isinstance(scale, (list, tuple, np.ndarray)) else [scale] * len(signals)
         masks = []
         for signal, signal_scale in zip(signals, scales):
@@ -172,6 +172,11 @@ class Separator:
 CHANNEL_MODES = ("downmix", "per-channel")
 
 
+def analysed_signals(audio: np.ndarray, channels: str = "downmix") -> list[np.ndarray]:
+    """The mono signals the network analyses for (channels, samples) audio: the downmix, or each channel."""
+    return [audio.mean(axis=0)] if channels == "downmix" else list(audio)
+
+
 class Stems(NamedTuple):
     """The two separated sources, in Park's order (accompaniment first): waveforms, magnitudes or paths."""
 
@@ -180,4 +185,4 @@ class Stems(NamedTuple):
 
 
 def _fit_length(wave: np.ndarray, length: int) -> np.ndarray:
-    return wave[..., :length] if wave.shape[-1] >= length else np.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(0, length - wave.shape[-1])])
+    return wave[:length] if len(wave) >= length else np.pad(wave, (0, length - len(wave)))
