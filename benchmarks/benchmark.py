@@ -135,19 +135,6 @@ PHASES = {"evaluation": _evaluation, "startup": _startup, "separation": _separat
           "write_song": _write_song}
 
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one) and its core count."""
-    import os
-
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            name = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{name}, {os.cpu_count()} cores"
-
-
 def _run_phase(phase: str, *args) -> dict:
     out = subprocess.run([sys.executable, __file__, "--phase", phase, *map(str, args)], capture_output=True, text=True)
     if out.returncode:
@@ -175,7 +162,9 @@ def main() -> None:
 
     import torch
 
-    print(f"machine: {cpu_model()}, {torch.get_num_threads()} torch threads, "
+    from shsep.machine import describe_machine
+
+    print(f"machine: {describe_machine()}, "
           f"torch {torch.__version__}, python {platform.python_version()}")
     rows = []
     parts = set(args.only or PHASES)

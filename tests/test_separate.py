@@ -23,6 +23,35 @@ def test_window_plan_fills_every_frame_once(frames):
         assert (keep_from, keep_to) == (start + 16, start + 48)  # Park's centre crop
 
 
+@pytest.mark.parametrize("frames", [64, 100, 513, 1000, 4999, 18750])
+def test_long_windows_fill_every_frame_once_at_little_extra_work(frames):
+    from shsep.separate import WINDOWINGS, fitted_windows
+
+    window, step = fitted_windows(frames, *WINDOWINGS["long"])
+    assert window - step == 32 or window == frames  # 16 frames of seam on each side
+    assert window % 16 == 0 or window == frames
+    plan = window_plan(frames, window, step)
+    filled = np.zeros(frames, int)
+    for start, keep_from, keep_to in plan:
+        filled[keep_from:keep_to] += 1
+    assert np.all(filled == 1)
+    assert len(plan) * window <= 1.15 * frames + 64  # Park's windows compute every frame twice
+    assert fitted_windows(frames, *WINDOWINGS["park"]) == (64, 32)
+
+
+def test_long_windows_and_bf16_stay_close_to_parks_windowing(mir1k_root):
+    separator = Separator.from_checkpoint(device="cpu")
+    sources = load_sources(get_clip("annar_3_04", mir1k_root))
+    park = separator.separate(sources.mixture, 16000)
+    for windowing, precision in (("long", "fp32"), ("park", "bf16")):
+        other = Separator(separator.model, windowing=windowing, precision=precision).separate(sources.mixture, 16000)
+        for a, b in zip(park, other):
+            error = 10 * np.log10(np.sum(a ** 2) / np.sum((a - b) ** 2))
+            assert error > 10, (windowing, precision, error)  # the same separation (quality: benchmarks)
+    with pytest.raises(ValueError, match="windowing"):
+        Separator(separator.model, windowing="short")
+
+
 @pytest.fixture(scope="module")
 def tiny_separator():
     torch.manual_seed(0)

@@ -14,6 +14,8 @@ def _add_train(p):
     p.add_argument("--profile", choices=list(PROFILES), help="default: paper with CUDA, else cpu")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<profile>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--test", action="store_true",
+                   help="then score the best checkpoint once on the test split and log the run in results/experiments.csv")
     p.add_argument("--steps", type=int)
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--target", choices=list(TARGETS))
@@ -148,6 +150,13 @@ def _train(args) -> int:
     print(f"training profile {profile!r} for {config.steps} steps into {out}")
     path = train(config, out, data_root=args.data_root, resume=args.resume, device=args.device)
     print(f"checkpoint: {path}")
+    if args.test:
+        from .experiments import log_training_run
+        from .metrics import format_summary
+
+        row = log_training_run(out, profile, data_root=args.data_root)
+        print(format_summary(row | {"split": "test"}))
+        print("logged in results/experiments.csv")
     return 0
 
 

@@ -107,6 +107,19 @@ def index_clips(root: str | os.PathLike | None = None, split: str = "all") -> li
     return clips
 
 
+def split_validation(clips: list[Clip], songs) -> tuple[list[Clip], list[Clip]]:
+    """(training clips, validation clips): whole songs ('singer_song', e.g. 'amy_14') held out for validation.
+
+    Whole songs, so that no validation clip shares a song with a training clip.
+    """
+    songs = set(songs)
+    held_out = [c for c in clips if f"{c.singer}_{c.song}" in songs]
+    missing = songs - {f"{c.singer}_{c.song}" for c in held_out}
+    if missing:
+        raise DataError(f"validation songs not among the clips: {', '.join(sorted(missing))}")
+    return [c for c in clips if c not in held_out], held_out
+
+
 def get_clip(clip_id: str, root: str | os.PathLike | None = None) -> Clip:
     """Look one clip up by id (e.g. 'annar_4_01')."""
     for clip in index_clips(root):

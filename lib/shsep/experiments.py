@@ -79,6 +79,57 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
     return row
 
 
+RECIPE_BUDGET = "recipe"  # the log's rows for whole training recipes (a profile's run), beside the ablation budgets
+
+
+def log_training_run(run_dir, profile: str, test: bool = True, data_root=None, workers: int | None = None,
+                     log_path=None, progress: bool = True) -> dict:
+    """Log a finished training run (a recipe) in results/experiments.csv: recipe, size, steps, wall-clock, machine,
+    validation figure and, with test=True, its one test-split score (the best validation checkpoint, Park's protocol).
+
+    The row's budget is "recipe" and its arm the run folder's name; a rerun of the same folder replaces its row.
+    """
+    import json
+
+    from .evaluate import evaluate
+    from .metrics import summarise
+    from .models import build_model, count_parameters
+    from .profiles import TrainConfig
+    from .train import BEST_NAME, CHECKPOINT_NAME, RUN_INFO_NAME, read_training_log, read_validation_log
+
+    run_dir = Path(run_dir)
+    config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    info = json.loads((run_dir / RUN_INFO_NAME).read_text()) if (run_dir / RUN_INFO_NAME).is_file() else {}
+    train_log, validation = read_training_log(run_dir), read_validation_log(run_dir)
+    checkpoint = run_dir / (BEST_NAME if (run_dir / BEST_NAME).is_file() else CHECKPOINT_NAME)
+    best = validation.loc[validation["mean_gnsdr"].idxmax()] if len(validation) else None
+    model = config.model
+    row = {
+        "budget": RECIPE_BUDGET, "arm": run_dir.name, "question": "recipe", "change": f"profile {profile}",
+        "architecture": model.architecture, "channels": model.channels, "growth": model.growth,
+        "stacks": model.stacks, "depth": model.depth, "head": model.head or "default", "target": config.target,
+        "sampler": config.sampler, "seed": config.seed, "steps": int(train_log["step"].iloc[-1]),
+        "batch_size": config.batch_size, "learning_rate": config.learning_rate, "schedule": config.schedule,
+        "remix": config.remix, "ema_decay": config.ema_decay, "precision": info.get("precision", config.precision),
+        "train_clips": info.get("training_clips"), "parameters": count_parameters(build_model(model)),
+        "final_loss": float(train_log["loss"].tail(50).mean()),
+        "train_seconds": round(float(train_log["seconds"].iloc[-1]), 1), "device": info.get("machine"),
+        "validation_clips": len(info.get("validation_clips", [])),
+        "best_step": int(best["step"]) if best is not None else int(train_log["step"].iloc[-1]),
+        "validation_voice_gnsdr": float(best["voice_gnsdr"]) if best is not None else None,
+        "validation_accompaniment_gnsdr": float(best["accompaniment_gnsdr"]) if best is not None else None,
+    }
+    if test:
+        started = time.time()
+        evaluation = evaluate(checkpoint, "test", data_root, workers=workers, progress=progress)
+        evaluation.save(run_dir / "eval_test")
+        row |= {"evaluator": evaluation.evaluator, "eval_seconds": round(time.time() - started, 1)}
+        row |= summarise(evaluation.per_clip)
+    row |= {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__}
+    append_row(row, log_path or results_dir(DEFAULT_BUDGET) / "experiments.csv")
+    return row
+
+
 def missing_arms(budget: str, log_path=None) -> list[str]:
     done = set(read_experiment_log(log_path or results_dir(budget) / "experiments.csv", budget)["arm"])
     return [arm.name for arm in ARMS if arm.name not in done]

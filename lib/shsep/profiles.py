@@ -35,6 +35,14 @@ class TrainConfig:
     seed: int = 0
     max_train_clips: int | None = None  # None: all training clips
     checkpoint_every: int = 500
+    # The 2-hour CPU recipe's levers (defaults: off, Park's recipe)
+    remix: float = 0.0  # probability that a training window is a remix of two clips' stems (`TrainingBatches`)
+    remix_gains: tuple = (0.25, 1.25)  # each remixed source's gain is uniform in this range
+    validation_songs: tuple = ()  # whole training songs ('amy_14') held out; scored at every checkpoint
+    schedule: str = "step"  # "step": ×decay_factor every decay_step steps; "cosine": warm-up, then cosine to 0
+    warmup_steps: int = 0
+    ema_decay: float = 0.0  # > 0: separate with an exponential moving average of the weights
+    precision: str = "fp32"  # on CPU: "fp32", "bf16" or "auto" (bf16 autocast if a start-up probe finds it faster)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,14 +52,24 @@ class TrainConfig:
         values = dict(values)
         values["model"] = ModelConfig(**values["model"])
         values["front_end"] = FrontEnd(**values.get("front_end", {}))  # checkpoints before it was recorded: Park's
+        for name in ("remix_gains", "validation_songs"):  # JSON turns tuples into lists
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
 
+
+# Two whole training songs, one per singer (15 clips), held out to choose recipes and checkpoints: never test clips.
+VALIDATION_SONGS = ("abjones_5", "amy_14")
 
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(model=ModelConfig("park", channels=8, stacks=2, depth=2, growth=0),
                          steps=20, learning_rate=1e-3, decay_step=16, max_train_clips=4, checkpoint_every=10),
     "cpu": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24),
-                       steps=5000, learning_rate=1e-3, decay_step=4000),
+                       steps=10000, batch_size=8, learning_rate=1e-3, schedule="cosine", warmup_steps=500,
+                       remix=0.5, validation_songs=VALIDATION_SONGS, ema_decay=0.999, precision="auto",
+                       checkpoint_every=1000),
+    "cpu-park-recipe": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24),
+                                   steps=5000, learning_rate=1e-3, decay_step=4000),
     "ablation": TrainConfig(model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16),
                             steps=1000, learning_rate=1e-3, decay_step=800, checkpoint_every=100),
     "paper": TrainConfig(model=ModelConfig("park", channels=256, stacks=4, depth=4, growth=0)),

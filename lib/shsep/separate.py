@@ -9,6 +9,7 @@ Files of any length are separated in blocks by `predict.separate_file`.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -25,20 +26,22 @@ from .targets import estimate_sources
 
 
 def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:
-    """The run's checkpoint if it has one, else the model shipped with shsep; plus a line saying which, for readers."""
-    checkpoint = Path(run_dir) / "checkpoint.pt"
-    if checkpoint.exists():
-        return checkpoint, f"model: the checkpoint trained in runs/{Path(run_dir).name}/"
+    """The run's checkpoint if it has one (the best on its validation songs, where it kept one), else the model
+    shipped with shsep; plus a line saying which, for readers."""
+    for name, about in (("best.pt", "best validation checkpoint"), ("checkpoint.pt", "checkpoint")):
+        checkpoint = Path(run_dir) / name
+        if checkpoint.exists():
+            return checkpoint, f"model: the {about} trained in runs/{Path(run_dir).name}/"
     return SHIPPED_MODEL, (f"model: the cpu model shipped with shsep (lib/shsep/weights/cpu.pt), since runs/"
                            f"{Path(run_dir).name}/ holds no trained checkpoint")
 
 
 def window_plan(num_frames: int, patch: int = 64, window_step: int = 32) -> list[tuple[int, int, int]]:
-    """(window start, first frame kept, end frame kept) for Park's sliding windows over num_frames ≥ patch.
+    """(window start, first frame kept, end frame kept) for sliding windows over num_frames ≥ patch.
 
     Windows of `patch` frames start every `window_step` frames (Park: 64 and 32, so each keeps its centre half).
 
-    The first window keeps frames [0, 48); each later window keeps its centre [start+16, start+48);
+    For Park's, the first window keeps frames [0, 48); each later window keeps its centre [start+16, start+48);
     a last window aligned to the end keeps from where the previous centre stopped to the end.
     """
     if num_frames < patch:
@@ -61,12 +64,45 @@ def window_plan(num_frames: int, patch: int = 64, window_step: int = 32) -> list
     return plan
 
 
+WINDOWINGS = {
+    # name: (window frames, frames between window starts); each window keeps its centre, the seams overlap
+    "park": (64, 32),  # Park's: every frame computed twice; the paper's protocol (`shsep evaluate` default)
+    "long": (512, 480),  # one pass in 16 s windows that overlap by 32 frames: about half the network's work
+}
+DEFAULT_WINDOWING = "park"
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512-BF16 or AMX): there bf16 runs the network about 2× faster,
+    elsewhere it is emulated and several times slower."""
+    from .machine import simd_features
+
+    return bool({"avx512_bf16", "amx_bf16"} & set(simd_features()))
+
+
+def fitted_windows(num_frames: int, window: int, step: int, patch: int = 64) -> tuple[int, int]:
+    """(window, step) for num_frames: Park's fixed windows as they are; longer windows shrunk to split the frames
+    into equal parts (a multiple of 16 frames each, so pooling divides them), keeping the same overlap."""
+    if window == patch:
+        return window, step
+    overlap = window - step
+    count = max(1, math.ceil((num_frames - overlap) / step))
+    window = min(num_frames, max(patch, 16 * math.ceil((math.ceil((num_frames - overlap) / count) + overlap) / 16)))
+    return window, max(1, window - overlap)
+
+
 class Separator:
-    """A trained network plus Park's windowing; `batch_size` windows go through the network at once
-    (default: 16 on CUDA, 1 on CPU)."""
+    """A trained network plus sliding windows; `batch_size` windows go through the network at once
+    (default: 16 on CUDA, 1 on CPU).
+
+    windowing: "park" (64-frame windows every 32 frames, the paper's protocol) or "long" (see WINDOWINGS).
+    precision: "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA and on CPUs with native bf16, else fp32).
+    """
 
     def __init__(self, model: torch.nn.Module, target: str = "masks", front_end: FrontEnd = PARK,
-                 batch_size: int | None = None, device: str | torch.device = "cpu", park_istft_quirk: bool = False):
+                 batch_size: int | None = None, device: str | torch.device = "cpu", park_istft_quirk: bool = False,
+                 windowing: str = DEFAULT_WINDOWING, precision: str = "fp32"):
         # channels-last runs the convolutions about 1.3x faster on CPU (same results to 1e-5)
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.target = target
@@ -76,6 +112,14 @@ class Separator:
         # per pass as faster for the cpu model (benchmarks/benchmark.py).
         self.batch_size = max(1, int(batch_size or (16 if self.device.type == "cuda" else 1)))
         self.park_istft_quirk = park_istft_quirk
+        if windowing not in WINDOWINGS:
+            raise ValueError(f"windowing must be one of {tuple(WINDOWINGS)}, not {windowing!r}")
+        self.windowing = windowing
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if precision == "auto":
+            precision = "bf16" if self.device.type == "cuda" or native_bf16() else "fp32"
+        self.precision = precision
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str | None = None, **kwargs) -> "Separator":
@@ -85,21 +129,24 @@ class Separator:
         front_end = FrontEnd(**config.get("front_end", {}))  # checkpoints before it was recorded: Park's
         return cls(model, target=config.get("target", "masks"), front_end=front_end, device=device, **kwargs)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def separate_magnitudes(self, mixture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised mixture magnitudes (bins, frames) → (accompaniment, voice) magnitudes, same shape."""
         patch = self.front_end.patch_frames
         frames = mixture.shape[-1]
         padded = np.pad(mixture, ((0, 0), (0, max(0, patch - frames))))
-        plan = window_plan(padded.shape[-1], patch)
+        window, step = fitted_windows(padded.shape[-1], *WINDOWINGS[self.windowing], patch)
+        plan = window_plan(padded.shape[-1], window, step)
         accompaniment = np.zeros_like(padded)
         voice = np.zeros_like(padded)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         for first in range(0, len(plan), self.batch_size):
             chunk = plan[first: first + self.batch_size]
-            windows = np.stack([padded[:, s: s + patch] for s, _, _ in chunk])[:, None]
+            windows = np.stack([padded[:, s: s + window] for s, _, _ in chunk])[:, None]
             x = torch.from_numpy(windows).to(self.device).contiguous(memory_format=torch.channels_last)
-            prediction = self.model(x)[-1].float()
-            acc, voc = (t.cpu().numpy() for t in estimate_sources(prediction, x, self.target))
+            with autocast:
+                prediction = self.model(x)[-1]
+            acc, voc = (t.cpu().numpy() for t in estimate_sources(prediction.float(), x, self.target))
             for (start, keep_from, keep_to), a, v in zip(chunk, acc, voc):
                 accompaniment[:, keep_from:keep_to] = a[:, keep_from - start: keep_to - start]
                 voice[:, keep_from:keep_to] = v[:, keep_from - start: keep_to - start]

@@ -6,9 +6,12 @@ drawing its own windows so the global batch is N × batch_size.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import json
+import math
 import os
+import shutil
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -17,14 +20,18 @@ import torch
 import torch.distributed as dist
 
 from .checkpoints import read_checkpoint, save_atomic
-from .data import index_clips
-from .dataset import SpectrogramSet
+from .data import index_clips, split_validation
+from .dataset import TrainingBatches
 from .models import build_model, count_parameters
+from .paths import atomic_path
 from .profiles import TrainConfig
 from .targets import num_outputs, stack_losses
 
 CHECKPOINT_NAME = "checkpoint.pt"
+BEST_NAME = "best.pt"  # the checkpoint with the best validation figure (runs with validation songs)
 LOG_NAME = "log.csv"
+VALIDATION_LOG_NAME = "validation.csv"
+RUN_INFO_NAME = "run.json"
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -36,8 +43,60 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def learning_rate_at(step: int, config: TrainConfig) -> float:
-    """Staircase decay: ×decay_factor every decay_step steps (Park's ×0.2 at 12000)."""
-    return config.learning_rate * config.decay_factor ** (step // config.decay_step)
+    """"step": staircase decay, ×decay_factor every decay_step steps (Park's ×0.2 at 12000).
+    "cosine": linear warm-up over warmup_steps, then half a cosine down to 0 at the last step."""
+    if config.schedule == "step":
+        return config.learning_rate * config.decay_factor ** (step // config.decay_step)
+    if config.schedule == "cosine":
+        if step < config.warmup_steps:
+            return config.learning_rate * (step + 1) / config.warmup_steps
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    raise ValueError(f"schedule must be 'step' or 'cosine', not {config.schedule!r}")
+
+
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def pick_precision(model, batch: torch.Tensor, requested: str, device: torch.device, tries: int = 3) -> str:
+    """The precision to train in. On CUDA, bf16 autocast. On CPU, "auto" times `tries` forward/backward
+    passes of the real model and batch in each and takes bf16 only when it is at least 1.15× faster:
+    CPUs with AVX-512-BF16 or AMX run it about 2× faster, others several times slower. Weights are untouched."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {requested!r}")
+    if device.type == "cuda":
+        return "bf16"
+    if requested != "auto":
+        return requested
+    seconds = {}
+    for precision in ("fp32", "bf16", "fp32", "bf16"):  # alternated; the first of each warms up
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            started = time.perf_counter()
+            for _ in range(tries):
+                sum(p.float().abs().mean() for p in model(batch)).backward()
+        seconds[precision] = time.perf_counter() - started
+    model.zero_grad(set_to_none=True)
+    return "bf16" if seconds["fp32"] >= 1.15 * seconds["bf16"] else "fp32"
+
+
+class WeightAverage:
+    """Exponential moving average of a model's weights (decay warmed up as min(decay, (1 + n) / (10 + n)))."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        self.model.requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for average, current in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if average.dtype.is_floating_point:
+                average.lerp_(current, 1 - decay)
+            else:
+                average.copy_(current)
+        self.updates += 1
 
 
 def _distributed() -> tuple[int, int]:
@@ -67,20 +126,26 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     device = pick_device(device)
     checkpoint_path = out_dir / CHECKPOINT_NAME
 
-    clips = index_clips(data_root, "train")[: config.max_train_clips]
-    data = SpectrogramSet(clips, config.front_end, progress=progress and main_process)
-    sampler = data.sampler(config.sampler, config.seed)
+    clips = index_clips(data_root, "train")
+    clips, validation_clips = split_validation(clips, config.validation_songs)
+    clips = clips[: config.max_train_clips]
+    data = TrainingBatches(clips, config.front_end, config.sampler, config.seed, config.remix, config.remix_gains,
+                           progress=progress and main_process)
 
     torch.manual_seed(config.seed)
     model = build_model(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
     step = 0
     if resume and checkpoint_path.is_file():
         payload = read_checkpoint(checkpoint_path)
         if TrainConfig.from_dict(payload["config"]) != config:
             raise ValueError(f"{checkpoint_path} was trained with another configuration; "
                              "use a new --out folder or the same profile and options")
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(payload.get("training_model", payload["model"]))
+        if average is not None:
+            average.model.load_state_dict(payload["model"])
+            average.updates = int(payload["step"])
         optimizer.load_state_dict(payload["optimizer"])
         step = int(payload["step"])
         torch.set_rng_state(payload["rng_state"])
@@ -89,7 +154,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
                          "pass resume=True (--resume) to continue it, or choose another output folder")
     elif main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / LOG_NAME).unlink(missing_ok=True)
+        for name in (LOG_NAME, VALIDATION_LOG_NAME, BEST_NAME):
+            (out_dir / name).unlink(missing_ok=True)
     if main_process:
         (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
@@ -100,7 +166,23 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     else:
         net = model
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+    def batch_at(step):
+        mixture, accompaniment, voice = (t.to(device) for t in data.batch((step * world + rank) * config.batch_size,
+                                                                          config.batch_size))
+        if channels_last:
+            mixture = mixture.contiguous(memory_format=torch.channels_last)
+        return mixture, accompaniment, voice
+
+    precision = pick_precision(model, batch_at(step)[0], config.precision, device)
+    if world > 1:  # every process trains in the main process's choice
+        choice = [precision]
+        dist.broadcast_object_list(choice, src=0)
+        precision = choice[0]
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    if main_process:
+        _write_run_info(out_dir, precision, device, clips, validation_clips)
+    validation = _Validation(out_dir, validation_clips, config, step) if validation_clips and main_process else None
 
     log = _Log(out_dir / LOG_NAME, config.model.stacks, step) if main_process else None
     last_step = config.steps if stop_after is None else min(config.steps, stop_after)
@@ -108,17 +190,14 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     if progress and main_process:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=config.steps, initial=step, desc=f"train ({count_parameters(model):,} params)")
+        bar = tqdm(total=config.steps, initial=step, desc=f"train ({count_parameters(model):,} params, {precision})")
     started = time.time()
     model.train()
     while step < last_step:
         lr = learning_rate_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        first_draw = (step * world + rank) * config.batch_size
-        mixture, accompaniment, voice = (t.to(device) for t in data.batch(sampler.draws(first_draw, config.batch_size)))
-        if channels_last:
-            mixture = mixture.contiguous(memory_format=torch.channels_last)
+        mixture, accompaniment, voice = batch_at(step)
         with autocast:
             predictions = net(mixture)
         losses = stack_losses(predictions, mixture, accompaniment, voice, config.target)
@@ -126,6 +205,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
+        if average is not None:
+            average.update(model)
         step += 1
         if main_process:
             log.write(step, lr, [float(x.detach()) for x in losses], log.seconds_before + time.time() - started)
@@ -133,12 +214,16 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(total.detach()):.4f}", lr=f"{lr:.1e}")
             if step % config.checkpoint_every == 0 or step == last_step:
-                _save(checkpoint_path, model, optimizer, step, config)
+                separating_model = average.model if average is not None else model
+                _save(checkpoint_path, separating_model, optimizer, step, config,
+                      training_model=model if average is not None else None)
+                paused = time.time()
+                if validation is not None:
+                    validation.score(step, separating_model, checkpoint_path)
                 if on_checkpoint is not None:
-                    paused = time.time()
                     on_checkpoint(step, model)
-                    model.train()
-                    started += time.time() - paused  # the callback's time is not training time
+                model.train()
+                started += time.time() - paused  # validation and callbacks are not training time
     if bar is not None:
         bar.close()
     if log is not None:
@@ -148,10 +233,72 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     return checkpoint_path
 
 
-def _save(path, model, optimizer, step, config):
-    save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                 "rng_state": torch.get_rng_state(), "config": config.to_dict(),
-                 "torch_version": str(torch.__version__)}, path)
+def _write_run_info(out_dir: Path, precision: str, device, clips, validation_clips) -> None:
+    from .machine import describe_machine
+
+    info = {"precision": precision, "device": str(device), "machine": describe_machine(device),
+            "training_clips": len(clips), "validation_clips": [c.id for c in validation_clips]}
+    (out_dir / RUN_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n")
+
+
+class _Validation:
+    """Scores the separating weights on the validation songs at every checkpoint (Park's protocol, GNSDR);
+    keeps the best checkpoint (by the mean of voice and accompaniment GNSDR) as best.pt."""
+
+    def __init__(self, out_dir: Path, clips, config: TrainConfig, resumed_step: int):
+        from .data import load_sources
+
+        self.path = out_dir / VALIDATION_LOG_NAME
+        self.best_path = out_dir / BEST_NAME
+        self.sources = [load_sources(c) for c in clips]
+        self.config = config
+        self.rows = []
+        if resumed_step and self.path.is_file():
+            with open(self.path) as f:
+                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resumed_step]
+
+    @property
+    def best(self) -> float:
+        return max((float(r["mean_gnsdr"]) for r in self.rows), default=-math.inf)
+
+    def score(self, step: int, model, checkpoint_path: Path) -> None:
+        import pandas as pd
+
+        from .evaluate import separate_and_score
+        from .metrics import summarise
+        from .separate import Separator
+
+        separator = Separator(copy.deepcopy(model), target=self.config.target, front_end=self.config.front_end)
+        per_clip = pd.DataFrame([separate_and_score(separator, s, cache=True) for s in self.sources])
+        summary = summarise(per_clip)
+        row = {"step": step, "clips": len(self.sources), "voice_gnsdr": round(summary["voice_gnsdr"], 4),
+               "accompaniment_gnsdr": round(summary["accompaniment_gnsdr"], 4),
+               "mean_gnsdr": round((summary["voice_gnsdr"] + summary["accompaniment_gnsdr"]) / 2, 4)}
+        if row["mean_gnsdr"] > self.best:
+            with atomic_path(self.best_path) as temporary:
+                shutil.copyfile(checkpoint_path, temporary)
+        self.rows.append(row)
+        with atomic_path(self.path) as temporary, open(temporary, "w", newline="") as f:
+            writer = csv.DictWriter(f, list(row))
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+def read_validation_log(out_dir: str | os.PathLike):
+    """The validation figures of a run as a pandas DataFrame (empty if it had no validation songs)."""
+    import pandas as pd
+
+    path = Path(out_dir) / VALIDATION_LOG_NAME
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["step", "voice_gnsdr", "accompaniment_gnsdr"])
+
+
+def _save(path, model, optimizer, step, config, training_model=None):
+    """"model": the weights to separate with (the average, with EMA); "training_model": the raw weights, with EMA."""
+    payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+               "rng_state": torch.get_rng_state(), "config": config.to_dict(), "torch_version": str(torch.__version__)}
+    if training_model is not None:
+        payload["training_model"] = training_model.state_dict()
+    save_atomic(payload, path)
 
 
 class _Log:

@@ -1,0 +1,123 @@
+"""The 2-hour CPU recipe's parts: validation songs, remixed batches, cosine schedule, weight averaging,
+precision choice, the best-checkpoint bookkeeping and the experiment log's recipe rows."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from shsep.data import DataError, index_clips, split_validation
+from shsep.dataset import SpectrogramSet, StemSpectrograms, TrainingBatches
+from shsep.models import ModelConfig, build_model
+from shsep.profiles import PROFILES, VALIDATION_SONGS, TrainConfig, get_profile
+from shsep.spectrogram import PARK
+from shsep.train import WeightAverage, learning_rate_at, pick_precision, read_validation_log, train
+
+
+def test_validation_songs_are_whole_training_songs(mir1k_root):
+    clips = index_clips(mir1k_root, "train")
+    training, validation = split_validation(clips, VALIDATION_SONGS)
+    assert len(training) + len(validation) == len(clips) == 175
+    assert len(validation) == 15
+    held_out = {(c.singer, c.song) for c in validation}
+    assert held_out == {("abjones", 5), ("amy", 14)}
+    assert not any((c.singer, c.song) in held_out for c in training)  # no song on both sides
+    with pytest.raises(DataError, match="amy_99"):
+        split_validation(clips, ("amy_99",))
+
+
+def test_the_cpu_recipe_holds_out_validation_songs_and_survives_a_json_round_trip():
+    config = PROFILES["cpu"]
+    assert config.validation_songs == VALIDATION_SONGS and config.remix > 0 and config.precision == "auto"
+    assert TrainConfig.from_dict(config.to_dict()) == config  # tuples survive config.json
+
+
+@pytest.fixture(scope="module")
+def few_clips(mir1k_root):
+    return index_clips(mir1k_root, "train")[:3]
+
+
+def test_stems_add_up_to_park_magnitudes(few_clips):
+    """Unremixed windows from the complex stems equal Park's normalised magnitudes."""
+    stems = StemSpectrograms(few_clips, use_cache=False, progress=False)
+    park = SpectrogramSet(few_clips, use_cache=False, progress=False)
+    for clip, (complex_stems, magnitudes) in enumerate(zip(stems.stems, park.magnitudes)):
+        mixture = np.abs(complex_stems.sum(axis=0) / 2)
+        np.testing.assert_allclose(mixture, magnitudes[0], atol=1e-4)
+        np.testing.assert_allclose(np.abs(complex_stems), magnitudes[1:], atol=1e-4)
+
+
+def test_remixed_batches(few_clips):
+    batches = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, progress=False)
+    mixture, accompaniment, voice = batches.batch(0, 8)
+    assert mixture.shape == (8, 1, 512, 64) and accompaniment.shape == voice.shape == (8, 512, 64)
+    assert float(mixture.max()) <= 1.0 + 1e-6
+    # deterministic in the draw index (a resumed run sees the same data), different across draws
+    again = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, progress=False).batch(4, 4)
+    torch.testing.assert_close(again[0], mixture[4:])
+    assert not torch.equal(mixture[0], mixture[1])
+    # a remix is a mixture of the two targets: |a + v| / 2 never exceeds (|a| + |v|) / 2
+    assert bool(torch.all(mixture[:, 0] <= (accompaniment + voice) / 2 + 1e-5))
+    # without remixing, batches are Park's windows exactly
+    plain = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=0.0, progress=False)
+    park = SpectrogramSet(few_clips, progress=False)
+    expected = park.batch(park.sampler("uniform", 3).draws(0, 4))
+    for a, b in zip(plain.batch(0, 4), expected):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="probability"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.5, progress=False)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    config = replace(PROFILES["cpu"], steps=1000, warmup_steps=100, learning_rate=1e-3)
+    assert learning_rate_at(0, config) == pytest.approx(1e-5)
+    assert learning_rate_at(99, config) == pytest.approx(1e-3)
+    assert learning_rate_at(550, config) == pytest.approx(5e-4)
+    assert learning_rate_at(999, config) < 1e-6
+    rates = [learning_rate_at(s, config) for s in range(100, 1000)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate_at(0, replace(config, schedule="linear"))
+
+
+def test_weight_average_follows_the_weights():
+    model = build_model(ModelConfig("park", channels=4, stacks=1, depth=1))
+    average = WeightAverage(model, decay=0.5)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    average.update(model)  # first update: decay min(0.5, 1/10) = 0.1
+    for p, a, in zip(model.parameters(), average.model.parameters()):
+        torch.testing.assert_close(a, p - 0.1)
+
+
+def test_precision_choice_leaves_the_model_untouched():
+    model = build_model(ModelConfig("park", channels=4, stacks=1, depth=1))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.rand(2, 1, 512, 64)
+    assert pick_precision(model, x, "fp32", torch.device("cpu")) == "fp32"
+    assert pick_precision(model, x, "auto", torch.device("cpu")) in ("fp32", "bf16")
+    assert all(p.grad is None for p in model.parameters())
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="precision"):
+        pick_precision(model, x, "fp8", torch.device("cpu"))
+
+
+def test_validation_keeps_the_best_checkpoint_and_the_run_is_logged(mir1k_root, tmp_path):
+    from shsep.experiments import RECIPE_BUDGET, log_training_run
+    from shsep.experiment_log import read_experiment_log
+
+    config = get_profile("smoke", steps=6, checkpoint_every=3, remix=0.5, validation_songs=("abjones_1",),
+                         ema_decay=0.9, schedule="cosine", warmup_steps=2)
+    train(config, tmp_path / "run", mir1k_root, progress=False)
+    validation = read_validation_log(tmp_path / "run")
+    assert list(validation["step"]) == [3, 6] and set(validation["clips"]) == {4}
+    assert (tmp_path / "run" / "best.pt").is_file()
+    row = log_training_run(tmp_path / "run", "smoke", test=False, data_root=mir1k_root,
+                           log_path=tmp_path / "experiments.csv")
+    assert row["budget"] == RECIPE_BUDGET and row["arm"] == "run" and row["validation_clips"] == 4
+    assert row["best_step"] in (3, 6) and row["steps"] == 6
+    assert "cores" in row["device"] and row["precision"] in ("fp32", "bf16")
+    logged = read_experiment_log(tmp_path / "experiments.csv")
+    assert len(logged) == 1 and logged["validation_voice_gnsdr"].notna().all()
