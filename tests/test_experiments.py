@@ -124,7 +124,9 @@ def test_a_smoke_arm_end_to_end(mir1k_root, smoke_arms):
     assert row["clips_scored"] == 4 and row["steps"] == 20 and row["parameters"] > 0
     assert all(np.isfinite(row[m]) for m in experiment_log.METRICS)
     run_dir = smoke_arms / "runs" / "ci-20" / "direct-report-head"
-    assert sorted(probes.read_activations(run_dir)["step"].unique()) == [0, 10, 20]
+    probes_path = experiments.activations_path("ci-20", "direct-report-head", smoke_arms / "experiments.csv")
+    assert probes_path == smoke_arms / "activations_ci-20" / "direct-report-head.csv"  # beside the log
+    assert sorted(probes.read_activations(probes_path)["step"].unique()) == [0, 10, 20]
     # A second call reuses the finished run instead of training again.
     modified = (run_dir / "checkpoint.pt").stat().st_mtime_ns
     experiments.run_arm("direct-report-head", "ci-20", smoke_arms / "experiments.csv", smoke_arms / "runs", mir1k_root,

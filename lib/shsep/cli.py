@@ -36,6 +36,7 @@ def _add_separate(p):
     p.add_argument("--stems", nargs="+", choices=["voice", "accompaniment"], default=["voice", "accompaniment"],
                    help="which stems to write (default: both)")
     _add_full_band_options(p)
+    _add_inference_options(p, windowing="long", precision="auto")
     p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
     p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 16 on CUDA, 1 on CPU, where batching measured slower)")
     p.add_argument("--device")
@@ -52,6 +53,16 @@ def _add_full_band_options(p, channels: bool = True):
                    help="full band: iterations of the multichannel Wiener (EM) post-filter (default 0: off)")
 
 
+def _add_inference_options(p, windowing: str, precision: str):
+    # the choices are separate.WINDOWINGS and separate.PRECISIONS, written out so that --help needs no torch
+    p.add_argument("--windowing", choices=["park", "long"], default=windowing,
+                   help="park: Park's 64-frame windows every 32 frames (the paper's protocol); long: 16 s windows "
+                        f"overlapping by 1 s, about half the network's work (default: {windowing})")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default=precision,
+                   help="network precision on CPU; auto: bf16 where the CPU has native bf16 (AVX-512-BF16, AMX), "
+                        f"else fp32 (default: {precision})")
+
+
 def _add_evaluate(p):
     from .metrics import EVALUATORS
 
@@ -64,6 +75,7 @@ def _add_evaluate(p):
     p.add_argument("--band", choices=["park", "full"], default="park",
                    help="park: the paper's protocol (8 kHz mono path, default); full: the full-band path, scored at 16 kHz")
     _add_full_band_options(p, channels=False)
+    _add_inference_options(p, windowing="park", precision="fp32")
     p.add_argument("--out", type=Path, help="folder for per_clip.csv and summary.json")
     p.add_argument("--data-root")
 
@@ -164,7 +176,8 @@ def _separate(args) -> int:
     from .predict import separate_file
     from .separate import Separator
 
-    separator = Separator.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
+    separator = Separator.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size,
+                                          windowing=args.windowing, precision=args.precision)
     for path in args.inputs:
         result = separate_file(separator, path, args.out, band=args.band, stems=tuple(args.stems),
                                file_format=args.file_format, channels=args.channels, high_band=args.high_band,
@@ -179,7 +192,7 @@ def _evaluate(args) -> int:
 
     options = {"high_band": args.high_band, "wiener_iterations": args.wiener} if args.band == "full" else {}
     result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips,
-                      args.clips, band=args.band, **options)
+                      args.clips, band=args.band, windowing=args.windowing, precision=args.precision, **options)
     summary = result.summary()
     print(format_summary(summary))
     if args.out:

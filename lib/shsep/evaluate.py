@@ -53,8 +53,8 @@ def _init_worker(threads):
     if _worker_separator is None:
         from .separate import Separator
 
-        checkpoint, batch_size = _worker_load_args
-        _worker_separator = Separator.from_checkpoint(checkpoint, device="cpu", batch_size=batch_size)
+        checkpoint, options = _worker_load_args
+        _worker_separator = Separator.from_checkpoint(checkpoint, device="cpu", **options)
 
 
 def _score_clip(args) -> dict:
@@ -71,6 +71,8 @@ class Evaluation:
     checkpoint: str
     split: str
     band: str = "park"
+    windowing: str = "park"
+    precision: str = "fp32"
 
     @property
     def num_clips(self) -> int:
@@ -78,7 +80,7 @@ class Evaluation:
 
     def summary(self) -> dict:
         return summarise(self.per_clip) | {"evaluator": self.evaluator, "checkpoint": self.checkpoint, "split": self.split,
-                                           "band": self.band}
+                                           "band": self.band, "windowing": self.windowing, "precision": self.precision}
 
     def save(self, out_dir: str | os.PathLike) -> None:
         out_dir = Path(out_dir)
@@ -90,11 +92,13 @@ class Evaluation:
 def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", data_root=None,
              evaluator: str = "fast_bss_eval", workers: int | None = None, max_clips: int | None = None,
              clip_ids: list[str] | None = None, batch_size: int | None = None, progress: bool = True,
-             band: str = "park", cache: bool = True, **full_band_options) -> Evaluation:
+             band: str = "park", cache: bool = True, windowing: str = "park", precision: str = "fp32",
+             **full_band_options) -> Evaluation:
     """Separate and score every clip of a split (or the given clip ids) in parallel worker processes.
 
     band: "park" (the paper's protocol, the default) or "full" (see BANDS); cache: reuse each clip's mixture SDR
-    from earlier runs (it does not depend on the model); full_band_options go to `Separator.separate_full_band`.
+    from earlier runs (it does not depend on the model); windowing and precision: the network's (`Separator`;
+    the paper's protocol: "park", "fp32"); full_band_options go to `Separator.separate_full_band`.
     """
     import multiprocessing
 
@@ -118,8 +122,8 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     checkpoint = str(checkpoint or SHIPPED_MODEL)
     global _worker_separator, _worker_load_args
     # loaded here, once: a bad checkpoint fails now with a clear message, and forked workers inherit the model
-    _worker_separator = Separator.from_checkpoint(checkpoint, device="cpu", batch_size=batch_size)
-    _worker_load_args = (checkpoint, batch_size)
+    _worker_load_args = (checkpoint, {"batch_size": batch_size, "windowing": windowing, "precision": precision})
+    _worker_separator = Separator.from_checkpoint(checkpoint, device="cpu", **_worker_load_args[1])
     workers = workers or min(len(clips), os.cpu_count() or 1)
     threads = max(1, (os.cpu_count() or 1) // workers)
     jobs = [(clip, evaluator, band, cache, full_band_options) for clip in clips]
@@ -131,7 +135,8 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method),
                                  initializer=_init_worker, initargs=(threads,)) as pool:
             rows = list(tqdm(pool.map(_score_clip, jobs), total=len(jobs), desc="evaluate", disable=not progress))
-    return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band)
+    return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band, windowing,
+                      _worker_separator.precision)
 
 
 def join_clips(clip_ids: list[str], data_root=None) -> np.ndarray:

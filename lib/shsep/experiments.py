@@ -24,6 +24,12 @@ from .probes import ActivationLog, read_activations
 RUNS_DIR = RUNS / "ablations"
 
 
+def activations_path(budget: str, arm: str, log_path=None) -> Path:
+    """Where an arm's head probes are kept: beside the experiment log, in activations_<budget>/<arm>.csv."""
+    folder = Path(log_path).parent if log_path else results_dir(budget)
+    return folder / f"activations_{budget}" / f"{arm}.csv"
+
+
 def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None, runs_dir=RUNS_DIR,
             data_root=None, device: str | None = None, workers: int | None = None, rerun: bool = False,
             progress: bool = True) -> dict:
@@ -41,10 +47,12 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
     if rerun and run_dir.exists():
         shutil.rmtree(run_dir)
     checkpoint = run_dir / CHECKPOINT_NAME
-    probe = ActivationLog(run_dir / "activations.csv", config, data_root)
+    probes_path = activations_path(budget.name, arm.name, log_path)
+    probe = ActivationLog(probes_path, config, data_root)
     if not checkpoint.is_file():
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "activations.csv").unlink(missing_ok=True)
+        probes_path.parent.mkdir(parents=True, exist_ok=True)
+        probes_path.unlink(missing_ok=True)
         torch.manual_seed(config.seed)  # the same initial weights train() starts from
         probe(0, build_model(config.model))
     device = pick_device(device)
@@ -57,7 +65,7 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
     eval_seconds = time.time() - started
 
     train_log = read_training_log(run_dir)
-    last_probe = read_activations(run_dir).query("step == step.max()").iloc[-1]
+    last_probe = read_activations(probes_path).query("step == step.max()").iloc[-1]
     model = config.model
     row = {
         "budget": budget.name, "arm": arm.name, "question": arm.question, "change": arm.change,

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from .spectrogram import FrontEnd
+from .stages import timed
 
 EPS = 1e-8
 # How the voice mask is chosen above the band the network sees (per frame):
@@ -114,10 +115,14 @@ def full_band_voice(audio: np.ndarray, sample_rate: int, masks: list[tuple[np.nd
     native = native_grid(sample_rate)
     length = audio.shape[-1]
     padded = np.pad(audio, ((0, 0), (0, max(0, native.n_fft - length))))
-    mixture = native.analyse(padded)
-    mapped = np.stack([map_mask(mask, high, front_end, native, mixture.shape[-1]) for mask, high in masks])
+    with timed("native STFT"):
+        mixture = native.analyse(padded)
+    with timed("masks"):
+        mapped = np.stack([map_mask(mask, high, front_end, native, mixture.shape[-1]) for mask, high in masks])
     voice = mapped * mixture
     if wiener_iterations > 0:
         magnitude = np.abs(mixture)
-        voice = wiener(mapped * magnitude, (1 - mapped) * magnitude, mixture, wiener_iterations)
-    return native.synthesise(voice, length=padded.shape[-1])[:, :length].astype(np.float32)
+        with timed("Wiener"):
+            voice = wiener(mapped * magnitude, (1 - mapped) * magnitude, mixture, wiener_iterations)
+    with timed("synthesis"):
+        return native.synthesise(voice, length=padded.shape[-1])[:, :length].astype(np.float32)

@@ -17,6 +17,7 @@ from pathlib import Path
 from .audio import AudioError, AudioReader, StemWriter, ensure_writable_dir
 from .masking import DEFAULT_HIGH_BAND, HIGH_BAND
 from .separate import CHANNEL_MODES, Separator, Stems, analysed_signals
+from .stages import timed
 
 BANDS = ("full", "park")
 # norbert's EM keeps several full-size copies of the block's STFT: shorter blocks keep its memory bounded too
@@ -73,8 +74,9 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
         analysed_channels = channels if band == "full" else "downmix"  # Park's path always sees the downmix
         scales = None
         for start in starts:
-            block_scales = [separator.max_magnitude(s, rate) for s in
-                            analysed_signals(reader.read(start, start + block), analysed_channels)]
+            with timed("decode"):
+                audio = reader.read(start, start + block)
+            block_scales = [separator.max_magnitude(s, rate) for s in analysed_signals(audio, analysed_channels)]
             scales = block_scales if scales is None else [max(a, b) for a, b in zip(scales, block_scales)]
         paths = Stems(*(out_dir / f"{input_path.stem}_{name}.{file_format}" if name in stems else None
                         for name in STEM_NAMES))
@@ -85,7 +87,8 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
             for start in tqdm(starts, desc=input_path.name, unit="block", disable=not progress or len(starts) == 1):
                 stop = min(total, start + block)
                 context_start = max(0, start - margin)
-                audio = reader.read(context_start, stop + margin)
+                with timed("decode"):
+                    audio = reader.read(context_start, stop + margin)
                 if band == "park":
                     separated = separator.separate(audio.mean(axis=0), rate, scale=scales[0])
                     separated = Stems(*(s[None] for s in separated))
@@ -94,7 +97,8 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
                                                              high_band=high_band, wiener_iterations=wiener_iterations)
                 for writer, estimate in zip(writers, separated):
                     if writer is not None:
-                        writer.write(estimate[:, start - context_start: stop - context_start])
+                        with timed("write"):
+                            writer.write(estimate[:, start - context_start: stop - context_start])
         finally:
             for writer in writers:
                 if writer is not None:

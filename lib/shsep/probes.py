@@ -1,6 +1,7 @@
 """Activation probes: what each stack's prediction head does, recorded at every checkpoint of an arm's training.
 
-The evidence for the direct-prediction question: ``activations.csv`` in each arm's run folder.
+The evidence for the direct-prediction question: one CSV per arm beside the experiment log
+(``results/activations_<budget>/<arm>.csv``, see `experiments.activations_path`), so notebook 07 needs no run folders.
 """
 from __future__ import annotations
 
@@ -94,5 +95,6 @@ class ActivationLog:
             writer.writerows({"step": step} | row for row in rows)
 
 
-def read_activations(run_dir: str | os.PathLike) -> pd.DataFrame:
-    return pd.read_csv(Path(run_dir) / "activations.csv")
+def read_activations(path: str | os.PathLike) -> pd.DataFrame:
+    """An arm's head probes (see `experiments.activations_path`)."""
+    return pd.read_csv(path)

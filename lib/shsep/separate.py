@@ -21,6 +21,7 @@ from . import masking
 from .checkpoints import load_model
 from .paths import SHIPPED_MODEL
 from .spectrogram import PARK, FrontEnd, resample
+from .stages import timed
 from .targets import estimate_sources
 
 
@@ -155,9 +156,11 @@ class Separator:
     def resample_and_analyse(self, mixture: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         """(the signal at the front end's rate, padded to at least one STFT frame; its complex spectrogram)."""
         fe = self.front_end
-        low = resample(mixture, sample_rate, fe.sample_rate)
+        with timed("resample"):
+            low = resample(mixture, sample_rate, fe.sample_rate)
         low = np.pad(low, (0, max(0, fe.n_fft - len(low))))
-        return low, fe.analyse(low)
+        with timed("analysis STFT"):
+            return low, fe.analyse(low)
 
     def max_magnitude(self, mixture: np.ndarray, sample_rate: int) -> float:
         """The value Park's normalisation divides by: the largest magnitude of the mono signal's spectrogram."""
@@ -174,7 +177,8 @@ class Separator:
         if scale is None:
             scale = float(magnitude.max())
         scale = scale if scale > 0 else 1.0
-        accompaniment, voice = self.separate_magnitudes((magnitude / scale).astype(np.float32))
+        with timed("network"):
+            accompaniment, voice = self.separate_magnitudes((magnitude / scale).astype(np.float32))
         return low, spec, accompaniment * scale, voice * scale
 
     def separate(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None) -> "Stems":
@@ -184,8 +188,10 @@ class Separator:
         phase = np.exp(1j * np.angle(spec))
         outputs = []
         for estimate in (accompaniment, voice):
-            wave = fe.synthesise(estimate * phase, length=len(low), park_istft_quirk=self.park_istft_quirk)
-            wave = resample(wave, fe.sample_rate, sample_rate)
+            with timed("synthesis"):
+                wave = fe.synthesise(estimate * phase, length=len(low), park_istft_quirk=self.park_istft_quirk)
+            with timed("resample"):
+                wave = resample(wave, fe.sample_rate, sample_rate)
             outputs.append(_fit_length(wave, len(mixture)))
         return Stems(*outputs)
 
@@ -209,8 +215,9 @@ class Separator:
         masks = []
         for signal, signal_scale in zip(signals, scales):
             _, _, accompaniment, voice = self.estimate_magnitudes(signal, sample_rate, signal_scale)
-            mask = masking.voice_mask(accompaniment, voice)
-            masks.append((mask, masking.high_band_mask(mask, accompaniment, voice, self.front_end, high_band)))
+            with timed("masks"):
+                mask = masking.voice_mask(accompaniment, voice)
+                masks.append((mask, masking.high_band_mask(mask, accompaniment, voice, self.front_end, high_band)))
         voice = masking.full_band_voice(audio, sample_rate, masks, self.front_end, wiener_iterations)
         stems = Stems(audio - voice, voice)
         return stems if multichannel else Stems(stems.accompaniment[0], stems.voice[0])

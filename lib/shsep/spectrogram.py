@@ -54,10 +54,20 @@ PARK = FrontEnd()
 
 
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample along the last axis (librosa's default soxr_hq), float32 out."""
+    """Resample along the last axis with soxr's HQ filter, float32 out: exactly librosa.resample's default
+    (soxr_hq, length ceil(n · ratio)), without the 2 s that librosa's first call spends importing scipy and numba."""
+    audio = np.asarray(audio, dtype=np.float32)
     if orig_sr == target_sr:
-        return np.asarray(audio, dtype=np.float32)
-    return librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr).astype(np.float32)
+        return audio
+    import soxr
+
+    length = int(np.ceil(audio.shape[-1] * float(target_sr) / orig_sr))
+    rows = audio.reshape(-1, audio.shape[-1])
+    out = np.zeros((rows.shape[0], length), dtype=np.float32)
+    for row, signal in zip(out, rows):
+        resampled = soxr.resample(signal, orig_sr, target_sr, quality="soxr_hq")[:length]
+        row[: len(resampled)] = resampled
+    return out.reshape(audio.shape[:-1] + (length,))
 
 
 @dataclass
