@@ -2,14 +2,18 @@
 
 Each measurement runs in its own process so its peak memory (max RSS) is its own:
 * separation real-time factor, batched windows vs one window at a time (same model, same audio);
-* training steps per second for each CPU-sized profile (the GPU profiles with --paper: ~80 s a step here);
+* training steps (and windows) per second for each CPU-sized profile, the cpu recipe in fp32 and with its
+  automatic precision choice (bf16 where the start-up probe finds it faster); the GPU profiles with --paper;
 * BSS-eval time per clip for museval, mir_eval and fast_bss_eval (same estimates);
 * evaluation seconds per clip: every score computed, against the mixture's SDR read from its cache (warm);
 * start-up of `shsep --help`: now (only the chosen command builds its arguments) against building every
   command's arguments, as the parser did before;
 * `shsep separate` on a 44.1 kHz stereo song built from MIR-1K test clips: seconds of work per minute of
-  audio, full band against Park's 8 kHz path (and with the Wiener post-filter), and peak memory on a
-  10-minute song (--song-minutes to change).
+  audio, full band against Park's 8 kHz path (Park's windows or long ones, fp32 or bf16, with the Wiener
+  post-filter), and peak memory on a 10-minute song (--song-minutes to change);
+* stages: where `shsep separate`'s time goes (decode, resample, STFTs, network, masks, synthesis, write);
+* peers (only with --only peers, after benchmarks/setup_peers.sh): `shsep separate` against Open-Unmix `umxl`
+  and HTDemucs (random weights, their own separation code) on the same song, alternating, best of --rounds.
 """
 from __future__ import annotations
 
@@ -38,19 +42,24 @@ def _separation(batch_size: int) -> dict:
     return {"seconds": seconds, "audio_seconds": len(mixture) / 16000, "rtf": seconds / (len(mixture) / 16000)}
 
 
-def _training(profile: str, steps: int) -> dict:
+def _training(profile: str, steps: int, precision: str = "") -> dict:
     import tempfile
     from dataclasses import replace
+    from pathlib import Path
 
     from shsep.profiles import get_profile
     from shsep.train import read_training_log, train
 
-    config = get_profile(profile)
+    config = replace(get_profile(profile), validation_songs=())
+    if precision:
+        config = replace(config, precision=precision)
     with tempfile.TemporaryDirectory() as folder:
         # The first step is warm-up; the log's clock gives the time of the others (data loading excluded).
         train(replace(config, steps=1 + steps, checkpoint_every=10**9), folder, progress=False, device="cpu")
         seconds = read_training_log(folder)["seconds"].to_numpy()
-    return {"steps_per_second": steps / (seconds[-1] - seconds[0])}
+        chosen = json.loads((Path(folder) / "run.json").read_text())["precision"]
+    return {"steps_per_second": steps / (seconds[-1] - seconds[0]), "precision": chosen,
+            "windows_per_step": config.batch_size}
 
 
 def _evaluator(name: str) -> dict:
@@ -86,20 +95,39 @@ def _write_song(path: str, minutes: int) -> dict:
     return {}
 
 
-def _song(path: str, band: str, wiener: int) -> dict:
-    """Separate a song file as `shsep separate` does (in its own process: the peak memory is separation's own)."""
+def _song(path: str, band: str, wiener: int, windowing: str = "long", precision: str = "auto") -> dict:
+    """Separate a song file as `shsep separate` does (in its own process: the peak memory is separation's own),
+    timing each stage (`shsep.stages`). The defaults are `shsep separate`'s."""
     from pathlib import Path
 
     import soundfile as sf
 
     from shsep.predict import separate_file
     from shsep.separate import Separator
+    from shsep.stages import collecting
 
-    separator = Separator.from_checkpoint(device="cpu")
-    start = time.perf_counter()
-    separate_file(separator, path, Path(path).parent / f"{band}-{wiener}", band=band, wiener_iterations=wiener,
-                  progress=False)
-    return {"seconds_per_minute": (time.perf_counter() - start) / (sf.info(path).duration / 60)}
+    separator = Separator.from_checkpoint(device="cpu", windowing=windowing, precision=precision)
+    with collecting() as stages:
+        start = time.perf_counter()
+        separate_file(separator, path, Path(path).parent / f"{band}-{wiener}-{windowing}", band=band,
+                      wiener_iterations=wiener, progress=False)
+        seconds = time.perf_counter() - start
+    minutes = sf.info(path).duration / 60
+    return {"seconds": seconds, "seconds_per_minute": seconds / minutes, "stages": stages,
+            "precision": separator.precision}
+
+
+def _peer(name: str, path: str) -> dict:
+    """Run a peer (benchmarks/peers.py) in the peers' environment on the same song."""
+    import os
+    from pathlib import Path
+
+    python = os.environ.get("SHSEP_PEERS_PYTHON", str(Path(__file__).parent.parent / ".venv-peers" / "bin" / "python"))
+    out = subprocess.run([python, str(Path(__file__).parent / "peers.py"), name, path, str(Path(path).parent / name)],
+                         capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _evaluation(clips: int, cache: str) -> dict:
@@ -148,7 +176,11 @@ def main() -> None:
     parser.add_argument("--paper", action="store_true", help="also time one step of the paper profiles")
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per profile")
     parser.add_argument("--song-minutes", type=int, default=10, help="length of the song for the memory figure")
-    parser.add_argument("--only", choices=["startup", "evaluation", "separation", "training", "evaluator", "song"],
+    parser.add_argument("--peer-minutes", type=int, default=5, help="length of the song the peers separate")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of shsep and each peer (best of)")
+    parser.add_argument("--peers", nargs="+", default=["umxl", "htdemucs"], help="peers to time (benchmarks/peers.py)")
+    parser.add_argument("--only", choices=["startup", "evaluation", "separation", "training", "evaluator", "song",
+                                           "stages", "peers"],
                         nargs="+",
                         help="run only these parts (default: all)")
     args = parser.parse_args()
@@ -167,7 +199,7 @@ def main() -> None:
     print(f"machine: {describe_machine()}, "
           f"torch {torch.__version__}, python {platform.python_version()}")
     rows = []
-    parts = set(args.only or PHASES)
+    parts = set(args.only or list(PHASES) + ["stages"])  # peers: only when asked (needs benchmarks/setup_peers.sh)
     if "startup" in parts:
         before, after = _run_phase("startup", "every-command"), _run_phase("startup", "now")
         rows.append(("start-up: shsep --help (every command's arguments built)", f"{before['seconds']:.2f} s", "1.00×",
@@ -184,6 +216,10 @@ def main() -> None:
                      f"{off['seconds_per_clip'] / warm['seconds_per_clip']:.2f}× faster", warm["peak_rss_mib"]))
     if "song" in parts:
         _song_rows(rows, args.song_minutes)
+    if "stages" in parts:
+        _stage_table()
+    if "peers" in parts:
+        _peer_rows(rows, args)
     if "separation" in parts:
         _separation_rows(rows)
     if "training" in parts:
@@ -204,18 +240,73 @@ def _song_rows(rows, long_minutes: int) -> None:
         short, long = str(Path(folder) / "song_2min.wav"), str(Path(folder) / f"song_{long_minutes}min.wav")
         _run_phase("write_song", short, 2)
         _run_phase("write_song", long, long_minutes)
-        park = _run_phase("song", short, "park", 0)
-        rows.append(("separate 2 min 44.1 kHz stereo: park path (mono, <4 kHz)", f"{park['seconds_per_minute']:.2f} s/min",
+        park = _run_phase("song", short, "park", 0, "park", "fp32")
+        rows.append(("separate 2 min 44.1 kHz stereo: park path, Park's windows", f"{park['seconds_per_minute']:.2f} s/min",
                      "1.00×", park["peak_rss_mib"]))
-        for label, wiener in (("full band, stereo", 0), ("full band + Wiener 1", 1)):
-            full = _run_phase("song", short, "full", wiener)
-            rows.append((f"separate 2 min 44.1 kHz stereo: {label}", f"{full['seconds_per_minute']:.2f} s/min",
-                         f"{full['seconds_per_minute'] / park['seconds_per_minute']:.2f}× park's time",
+        for label, options in (("full band, Park's windows, fp32", ("full", 0, "park", "fp32")),
+                               ("full band, long windows, fp32", ("full", 0, "long", "fp32")),
+                               ("full band, long windows, auto (default)", ("full", 0, "long", "auto")),
+                               ("full band + Wiener 1, long, auto", ("full", 1, "long", "auto"))):
+            full = _run_phase("song", short, *options)
+            rows.append((f"separate 2 min: {label}", f"{full['seconds_per_minute']:.2f} s/min",
+                         f"{park['seconds_per_minute'] / full['seconds_per_minute']:.2f}× the speed ({full['precision']})",
                          full["peak_rss_mib"]))
         for band, wiener in (("park", 0), ("full", 0), ("full", 1)):
             result = _run_phase("song", long, band, wiener)
             rows.append((f"separate {long_minutes} min: {band}{' + Wiener 1' if wiener else ''} (peak memory)",
                          f"{result['seconds_per_minute']:.2f} s/min", "", result["peak_rss_mib"]))
+
+
+def _stage_table() -> None:
+    """Where the time of `shsep separate`'s default path goes, stage by stage, on a 2-minute song."""
+    import tempfile
+    from pathlib import Path
+
+    from shsep.stages import STAGES
+
+    with tempfile.TemporaryDirectory() as folder:
+        song = str(Path(folder) / "song_2min.wav")
+        _run_phase("write_song", song, 2)
+        before = _run_phase("song", song, "full", 0, "park", "fp32")
+        after = _run_phase("song", song, "full", 0, "long", "auto")
+    print(f"\nstages of `shsep separate` on a 2-minute 44.1 kHz stereo song (seconds per minute of audio): "
+          f"Park's windows in fp32 against the default (long windows, {after['precision']})")
+    print(f"| {'stage':14} | {'Park, fp32':>10} | {'default':>10} |")
+    print(f"|{'-' * 16}|{'-' * 12}|{'-' * 12}|")
+    for stage in STAGES + ("other", "total"):
+        values = []
+        for result in (before, after):
+            minutes = result["seconds"] / result["seconds_per_minute"]
+            seconds = {"other": result["seconds"] - sum(result["stages"].values()),
+                       "total": result["seconds"]}.get(stage, result["stages"].get(stage, 0.0))
+            values.append(seconds / minutes)
+        print(f"| {stage:14} | {values[0]:10.3f} | {values[1]:10.3f} |")
+    print()
+
+
+def _peer_rows(rows, args) -> None:
+    """shsep separate (defaults) against the peers on the same song, alternating, best of args.rounds each."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        song = str(Path(folder) / f"song_{args.peer_minutes}min.wav")
+        _run_phase("write_song", song, args.peer_minutes)
+        best = {}
+        for _ in range(args.rounds):
+            for name in ["shsep"] + args.peers:
+                result = _run_phase("song", song, "full", 0) if name == "shsep" else _peer(name, song)
+                if name not in best or result["seconds"] < best[name]["seconds"]:
+                    best[name] = result
+    shsep = best["shsep"]
+    seconds = args.peer_minutes * 60
+    rows.append((f"{args.peer_minutes} min song: shsep separate (defaults)", f"{shsep['seconds']:.2f} s",
+                 f"{seconds / shsep['seconds']:.0f}× real time", shsep["peak_rss_mib"]))
+    for name in args.peers:
+        peer = best[name]
+        rows.append((f"{args.peer_minutes} min song: {name} ({peer['parameters'] / 1e6:.1f} M params, random weights)",
+                     f"{peer['seconds']:.2f} s", f"shsep {peer['seconds'] / shsep['seconds']:.1f}× faster",
+                     peer["peak_rss_mib"]))
 
 
 def _separation_rows(rows) -> None:
@@ -227,14 +318,16 @@ def _separation_rows(rows) -> None:
 
 
 def _training_rows(rows, args) -> None:
-    profiles = ["smoke", "ablation", "cpu"] + (["paper-growing", "paper"] if args.paper else [])
+    runs = [("smoke", ""), ("ablation", ""), ("cpu-park-recipe", ""), ("cpu", "fp32"), ("cpu", "auto")]
+    runs += [("paper-growing", ""), ("paper", "")] if args.paper else []
     base = None
-    for profile in profiles:
+    for profile, precision in runs:
         steps = args.steps if not profile.startswith("paper") else 1
-        result = _run_phase("training", profile, steps)
+        result = _run_phase("training", profile, steps, *([precision] if precision else []))
         base = base or result["steps_per_second"]
-        rows.append((f"training, profile {profile}", f"{result['steps_per_second']:.3f} steps/s",
-                     f"{result['steps_per_second'] / base:.3g}× smoke", result["peak_rss_mib"]))
+        label = f"training, profile {profile}" + (f" ({precision} -> {result['precision']})" if precision else "")
+        rows.append((label, f"{result['steps_per_second']:.3f} steps/s",
+                     f"{result['windows_per_step'] * result['steps_per_second']:.1f} windows/s", result["peak_rss_mib"]))
 
 
 def _evaluator_rows(rows) -> None:

@@ -148,3 +148,21 @@ def test_evaluators_agree_and_batching_is_exact(mir1k_root, smoke_arms):
         assert len(scores) == len(evaluator_questions.INFERENCE_MODES)
         assert (scores.iloc[0] - scores.iloc[1]).abs().max() < 0.01  # eval mode: batching changes nothing
     assert (smoke_arms / "evaluators_ci-20.csv").is_file()
+
+
+def test_findings_are_generated_from_the_log():
+    """Notebook 07's measured conclusions come from the log: numbers, gaps and the verdict against the seed spread."""
+    import pandas as pd
+
+    def row(arm, voice, accompaniment):
+        return {"budget": "cpu-1000", "arm": arm, "change": f"change of {arm}", "steps": 1000, "clips_scored": 100,
+                "parameters": 1000, "train_seconds": 60.0, "voice_gnsdr": voice, "accompaniment_gnsdr": accompaniment,
+                "voice_gsir": 0.0, "accompaniment_gsir": 0.0, "voice_gsar": 9.0, "accompaniment_gsar": 8.0}
+
+    log = pd.DataFrame([row("base", 6.0, 6.0), row("base-seed1", 5.5, 5.0), row("base-seed2", 5.8, 5.9),
+                        row("stacks-1", 6.2, 6.1), row("stacks-4", 8.0, 6.5)])
+    text = experiment_log.findings("stacks", log)
+    assert "**6.20 / 6.10 dB**" in text and "vs base +2.00 / +0.50 dB" in text
+    assert "voice: best `stacks-4`, largest gap 1.80 dB, **beyond** the seed spread" in text  # spread 0.5
+    assert "accompaniment: best `stacks-4`, largest gap 0.40 dB, **within** the seed spread" in text  # spread 1.0
+    assert "no arm" in experiment_log.findings("samplers", log.iloc[:0])

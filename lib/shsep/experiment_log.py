@@ -101,3 +101,67 @@ def compare(log: pd.DataFrame, arm: str, reference: str = "base", metric: str = 
     else:
         verdict = f"{abs(a - b) / spread:.1f}× the {spread:.2f} dB that reseeding alone moves it"
     return f"{arm} {metric} {a:.2f} dB vs {reference} {b:.2f} dB: {a - b:+.2f} dB, {verdict}"
+
+
+def findings(question: str, log: pd.DataFrame) -> str:
+    """The measured part of a question's conclusion, as markdown generated from the log (so that prose and log
+    cannot disagree): each arm's figures and its gap to the base, the seed spread, and whether any gap exceeds it."""
+    rows = log.set_index("arm")
+    arms = [arm for arm in QUESTION_ARMS.get(question, []) if arm in rows.index]
+    if not arms:
+        return f"*{question}: no arm of this question has been run yet.*"
+    spread = run_to_run_spread(log)
+    first = rows.loc[arms[0]]
+    lines = [f"**Measured** (budget `{first['budget']}`: {int(first['steps'])} steps, {int(first['clips_scored'])} "
+             f"test clips, one seed per arm; generated from `results/experiments.csv`). Voice / accompaniment GNSDR "
+             f"(GSAR in brackets), and the gap to `base`:", ""]
+    for arm in arms:
+        row = rows.loc[arm]
+        gap = "" if arm == "base" or "base" not in rows.index else \
+            f"; vs base {row['voice_gnsdr'] - rows.loc['base', 'voice_gnsdr']:+.2f} / " \
+            f"{row['accompaniment_gnsdr'] - rows.loc['base', 'accompaniment_gnsdr']:+.2f} dB"
+        lines.append(f"* `{arm}` ({row['change']}): **{row['voice_gnsdr']:.2f} / {row['accompaniment_gnsdr']:.2f} dB** "
+                     f"({row['voice_gsar']:.2f} / {row['accompaniment_gsar']:.2f}), {int(row['parameters']):,} "
+                     f"parameters, {row['train_seconds'] / 60:.1f} min{gap}")
+    lines.append("")
+    if np.isnan(spread["voice_gnsdr"]):
+        lines.append("No seed spread measured yet: no gap can be called real.")
+        return "\n".join(lines)
+    noise = f"reseeding `base` moves voice by {spread['voice_gnsdr']:.2f} dB and accompaniment by " \
+            f"{spread['accompaniment_gnsdr']:.2f} dB"
+    if question == "noise":
+        lines.append(f"Spread over the seeds: {noise}. A single-run gap smaller than this is not evidence.")
+        return "\n".join(lines)
+    verdicts = []
+    for metric, name in (("voice_gnsdr", "voice"), ("accompaniment_gnsdr", "accompaniment")):
+        values = rows.loc[arms, metric].astype(float)
+        gap = float(values.max() - values.min())
+        beyond = gap > spread[metric]
+        verdicts.append(f"{name}: best `{values.idxmax()}`, largest gap {gap:.2f} dB, "
+                        + ("**beyond** the seed spread" if beyond else "**within** the seed spread"))
+    lines.append(f"Verdict ({noise}): " + "; ".join(verdicts) + ".")
+    return "\n".join(lines)
+
+
+def question_findings(questions: dict[str, pd.DataFrame]) -> str:
+    """The measured part of the evaluator questions' conclusion (from run_evaluator_questions' tables)."""
+    evaluators = questions["evaluators"].set_index("method")
+    v3 = evaluators.iloc[:3][METRICS]
+    v3_gap = float((v3.max() - v3.min()).max())
+    v4 = evaluators.iloc[3:][METRICS]
+    lines = [f"**Measured** ({int(evaluators['clips_scored'].iloc[0])} clips, generated from the tables above):", "",
+             f"* mir_eval, museval `bss_eval_sources` and fast_bss_eval (v3 sources) differ by at most "
+             f"{v3_gap:.3f} dB on the same estimates."]
+    if len(v4):
+        lines.append(f"* museval's default `bss_eval` (v4 images, framewise, median) reads voice GNSDR "
+                     f"{float(v4['voice_gnsdr'].iloc[0] - v3['voice_gnsdr'].mean()):+.2f} dB against v3.")
+    inference = questions["inference"]
+    for arm, table in inference.groupby("arm", sort=False):
+        table = table.set_index("method")[METRICS]
+        modes = {mode: table[table.index.str.contains(mode)] for mode in ("eval mode", "train mode")}
+        windows = max(float((m.max() - m.min())[["voice_gnsdr", "accompaniment_gnsdr"]].max()) for m in modes.values())
+        lines.append(f"* `{arm}`: BatchNorm in eval mode {modes['eval mode']['voice_gnsdr'].mean():.2f} / "
+                     f"{modes['eval mode']['accompaniment_gnsdr'].mean():.2f} dB, in train mode "
+                     f"{modes['train mode']['voice_gnsdr'].mean():.2f} / {modes['train mode']['accompaniment_gnsdr'].mean():.2f}"
+                     f" dB (voice / accompaniment GNSDR); 1 or 4 windows per pass differ by at most {windows:.2f} dB.")
+    return "\n".join(lines)
