@@ -163,6 +163,6 @@ def test_findings_are_generated_from_the_log():
                         row("stacks-1", 6.2, 6.1), row("stacks-4", 8.0, 6.5)])
     text = experiment_log.findings("stacks", log)
     assert "**6.20 / 6.10 dB**" in text and "vs base +2.00 / +0.50 dB" in text
-    assert "voice: best `stacks-4`, largest gap 1.80 dB, **beyond** the seed spread" in text  # spread 0.5
-    assert "accompaniment: best `stacks-4`, largest gap 0.40 dB, **within** the seed spread" in text  # spread 1.0
+    assert "voice: best `stacks-4`, largest gap 2.00 dB, **beyond** the seed spread" in text  # spread 0.5
+    assert "accompaniment: best `stacks-4`, largest gap 0.50 dB, **within** the seed spread" in text  # spread 1.0
     assert "no arm" in experiment_log.findings("samplers", log.iloc[:0])
