@@ -44,6 +44,19 @@ def loss_curves(log, smooth: int = 50):
     return fig
 
 
+def validation_curve(validation):
+    """GNSDR on the validation songs at every checkpoint (train.read_validation_log); the best one is marked."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for source in ("voice", "accompaniment"):
+        ax.plot(validation["step"], validation[f"{source}_gnsdr"], marker="o", label=source)
+    best = validation.loc[validation["mean_gnsdr"].idxmax()]
+    ax.axvline(best["step"], color="k", lw=0.8, ls="--", label=f"best (step {int(best['step'])})")
+    ax.set(xlabel="step", ylabel="GNSDR (dB)",
+           title=f"validation songs ({int(best['clips'])} training clips held out), Park's protocol")
+    ax.legend()
+    return fig
+
+
 def ablation_bars(log, spread=None):
     """Voice and accompaniment GNSDR of every arm (one budget's log), side by side; `spread` (dB) shades
     the band around the base arm that reseeding alone spans."""

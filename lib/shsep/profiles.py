@@ -1,13 +1,16 @@
 """Named training profiles: the model, the recipe and the data they use.
 
 * ``smoke``: a tiny network, a few steps on a handful of clips: tests, nbval, CI (well under 2 min).
-* ``cpu``: the default without a GPU. Park's graph, narrowed to 24 channels (its stem and every
-  width scaled by 3/32: 6, 12, 12, 12, 24) with channels growing by 24 per pooling, 2 stacks;
-  1.42 M parameters. Measured on 2 cores, channels-last, one step of 4 patches: 24 ch +24 growth
-  0.53 s; 32 ch +0 0.58 s (0.27 M params); 32 ch +16 0.78 s; 32 ch +32 1.22 s; Park's full model
-  about 80 s. The 24+24 net has the most parameters per second of the ones tried; 5000 steps
-  take about 45 minutes. Adam 1e-3 (a small net trains faster at the report's rate), ×0.2 at
-  80% of the steps as in Park's schedule (12000 / 15000).
+* ``cpu``: the default without a GPU: the 2-hour CPU recipe (issue #10). Park's graph narrowed to 24 channels
+  (its stem and every width scaled by 3/32: 6, 12, 12, 12, 24) with channels growing by 24 per pooling,
+  2 stacks, 1.42 M parameters; 10000 steps of 8 windows, half of them remixes (the voice of one training
+  clip, the accompaniment of another, gains 0.25-1.25), Adam 1e-3 with a 500-step warm-up and cosine decay,
+  an exponential moving average of the weights (0.999), bf16 autocast where a start-up probe finds it faster
+  (about 2x on CPUs with AVX-512-BF16 or AMX), and two whole songs (15 training clips) held out to choose the
+  checkpoint. About 80 minutes on 2 cores of a Zen 4 EPYC (bf16).
+* ``cpu-park-recipe``: the same network on Park's recipe (5000 steps of 4 real windows, ×0.2 at 80%), the
+  shipped model before the recipe; per step of 4 patches on 2 cores: 24 ch +24 growth 0.53 s; 32 ch +0
+  0.58 s (0.27 M params); 32 ch +16 0.78 s; 32 ch +32 1.22 s; Park's full model about 80 s.
 * ``paper``: Park's exact configuration and recipe (GPU). ``paper-growing``: the report's
   network ("ours": 4 stacks, 64 channels growing by 64, BatchNorm), at Park's recipe.
 * ``ablation``: the base of the experiment arms (``shsep.experiments``): Park's graph at 16 channels
