@@ -288,3 +288,24 @@ def test_checkpoint_of_wrong_architecture(tmp_path):
     torch.save({"model": weights, "config": config}, tmp_path / "wrong.pt")
     with pytest.raises(CheckpointError, match="do not fit the architecture"):
         Separator.from_checkpoint(tmp_path / "wrong.pt", device="cpu")
+
+
+def test_stage_timings_cover_the_separation(tmp_path, tiny_separator):
+    """The benchmark's per-stage table: every stage of a full-band separation is timed, and nothing is counted twice."""
+    import time
+
+    from shsep.stages import STAGES, collecting
+
+    audio = noise(44100, 2, 3.0)
+    path = write(tmp_path / "song.wav", audio, 44100)
+    with collecting() as stages:
+        start = time.perf_counter()
+        separate_file(tiny_separator, path, tmp_path / "out", progress=False)
+        total = time.perf_counter() - start
+    assert set(stages) <= set(STAGES)
+    assert {"decode", "resample", "analysis STFT", "network", "masks", "native STFT", "synthesis", "write"} <= set(stages)
+    assert sum(stages.values()) <= total
+    with collecting() as outside:
+        pass
+    separate_file(tiny_separator, path, tmp_path / "out", progress=False)
+    assert outside == {}  # off outside the block
