@@ -180,11 +180,12 @@ def test_full_band_scores_no_lower_than_park_path_on_the_same_stereo_mixture(mir
 
 
 @pytest.mark.parametrize("clip, expected", [
-    ("annar_1_01", {"accompaniment_nsdr": 3.9695, "voice_nsdr": 3.9118, "accompaniment_sdr": 4.0170, "voice_sdr": 3.9495}),
-    ("abjones_1_01", {"accompaniment_nsdr": 9.2033, "voice_nsdr": 9.4980, "accompaniment_sdr": 9.3022, "voice_sdr": 9.6859}),
+    ("annar_1_01", {"accompaniment_nsdr": 6.8438, "voice_nsdr": 6.5400, "accompaniment_sdr": 6.8914, "voice_sdr": 6.5777}),
+    ("abjones_1_01", {"accompaniment_nsdr": 9.8731, "voice_nsdr": 9.7839, "accompaniment_sdr": 9.9720, "voice_sdr": 9.9717}),
 ])
 def test_park_path_figures_are_unchanged(mir1k_root, shipped_separator, clip, expected):
-    """The shipped model's Park-path scores, as computed before the full-band path existed (commit ea7b464)."""
+    """The shipped model's Park-path scores, pinned when it was shipped. The earlier model's pins (commit ea7b464,
+    from before the full-band path existed) held on this code until it was replaced."""
     from shsep.evaluate import separate_and_score
 
     row = separate_and_score(shipped_separator, load_sources(get_clip(clip, mir1k_root)))

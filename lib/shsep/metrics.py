@@ -138,8 +138,8 @@ def score_channels(sources, stems, evaluator: str = "fast_bss_eval") -> dict:
 
 def format_summary(summary: dict) -> str:
     """G-figures as a small table, headed by how many clips were scored, on which split, evaluator and path."""
-    network = "" if summary.get("windowing", "park") == "park" and summary.get("precision", "fp32") == "fp32" else \
-        f", {summary['windowing']} windows, {summary['precision']}"
+    windowing, precision = summary.get("windowing", "park"), summary.get("precision", "fp32")
+    network = "" if (windowing, precision) == ("park", "fp32") else f", {windowing} windows, {precision}"
     lines = [f"{summary['clips_scored']} clips scored ({summary.get('split', '')} split, {summary.get('evaluator', '')}, "
              f"{summary.get('band', 'park')} band{network})",
              f"{'':14}{'GNSDR':>8}{'GSIR':>8}{'GSAR':>8}"]

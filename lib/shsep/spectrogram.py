@@ -34,20 +34,34 @@ class FrontEnd:
         return 1 + num_samples // self.hop_length
 
     def analyse(self, audio: np.ndarray) -> np.ndarray:
-        """Complex STFT of a 1-D (or (..., samples)) signal, keeping the lowest `num_bins` bins."""
-        spec = librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=self.n_fft,
-                            hop_length=self.hop_length, window="hann", center=True)
-        return spec[..., : self.num_bins, :]
+        """Complex STFT of a 1-D (or (..., samples)) signal, keeping the lowest `num_bins` bins.
+
+        librosa.stft's conventions (periodic Hann, centred, zero padding), computed by torch.stft: the same values
+        to float rounding, without the 1.5 s that librosa's first call spends importing scipy and numba."""
+        import torch
+
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        signals = torch.from_numpy(audio.reshape(-1, audio.shape[-1]))
+        spec = torch.stft(signals, self.n_fft, self.hop_length, window=torch.hann_window(self.n_fft), center=True,
+                          pad_mode="constant", return_complex=True)
+        return spec[:, : self.num_bins].reshape(audio.shape[:-1] + (self.num_bins, spec.shape[-1])).numpy()
 
     def synthesise(self, spec: np.ndarray, length: int | None = None, park_istft_quirk: bool = False) -> np.ndarray:
         """Inverse STFT of a (num_bins, frames) complex spectrogram at `sample_rate`."""
         if park_istft_quirk:
             return librosa.istft(spec, hop_length=self.hop_length, window="hann", center=True, length=length)
+        import torch
+
         full = self.n_fft // 2 + 1
-        padded = np.zeros(spec.shape[:-2] + (full, spec.shape[-1]), dtype=spec.dtype)
+        padded = np.zeros(spec.shape[:-2] + (full, spec.shape[-1]), dtype=np.complex64)
         padded[..., : spec.shape[-2], :] = spec
-        return librosa.istft(padded, n_fft=self.n_fft, hop_length=self.hop_length, window="hann",
-                             center=True, length=length)
+        if spec.shape[-1] * self.hop_length < self.n_fft:  # too few frames for torch.istft's window check
+            return librosa.istft(padded, n_fft=self.n_fft, hop_length=self.hop_length, window="hann", center=True,
+                                 length=length)
+        length = length if length is not None else self.hop_length * (spec.shape[-1] - 1)  # librosa's default
+        waves = torch.istft(torch.from_numpy(padded.reshape(-1, full, spec.shape[-1])), self.n_fft, self.hop_length,
+                            window=torch.hann_window(self.n_fft), center=True, length=length)
+        return waves.reshape(spec.shape[:-2] + (length,)).numpy()
 
 
 PARK = FrontEnd()
