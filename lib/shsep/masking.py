@@ -119,10 +119,13 @@ def full_band_voice(audio: np.ndarray, sample_rate: int, masks: list[tuple[np.nd
         mixture = native.analyse(padded)
     with timed("masks"):
         mapped = np.stack([map_mask(mask, high, front_end, native, mixture.shape[-1]) for mask, high in masks])
-    voice = mapped * mixture
     if wiener_iterations > 0:
         magnitude = np.abs(mixture)
         with timed("Wiener"):
             voice = wiener(mapped * magnitude, (1 - mapped) * magnitude, mixture, wiener_iterations)
+    else:
+        mixture *= mapped  # in place: the voice STFT, without a second block-sized array
+        voice = mixture
+    del mapped
     with timed("synthesis"):
         return native.synthesise(voice, length=padded.shape[-1])[:, :length].astype(np.float32)

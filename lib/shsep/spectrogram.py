@@ -53,8 +53,11 @@ class FrontEnd:
         import torch
 
         full = self.n_fft // 2 + 1
-        padded = np.zeros(spec.shape[:-2] + (full, spec.shape[-1]), dtype=np.complex64)
-        padded[..., : spec.shape[-2], :] = spec
+        if spec.shape[-2] == full:  # every bin kept (the full-band grid): no padded copy
+            padded = np.ascontiguousarray(spec, dtype=np.complex64)
+        else:
+            padded = np.zeros(spec.shape[:-2] + (full, spec.shape[-1]), dtype=np.complex64)
+            padded[..., : spec.shape[-2], :] = spec
         if spec.shape[-1] * self.hop_length < self.n_fft:  # too few frames for torch.istft's window check
             return librosa.istft(padded, n_fft=self.n_fft, hop_length=self.hop_length, window="hann", center=True,
                                  length=length)
