@@ -21,6 +21,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SHSEP_CACHE", DATA / "cache"))
 
 
+def cached_clip_arrays(kind: str, clips: list[Clip], front_end: FrontEnd, compute, use_cache: bool = True):
+    """One array per clip: read from the cache file named by kind, front end and clip ids, or compute(clips)
+    and written there atomically."""
+    ids_hash = hashlib.sha1("\n".join(c.id for c in clips).encode()).hexdigest()[:10]
+    path = cache_dir() / f"{kind}_{front_end.key}_{ids_hash}.npz"
+    if use_cache and path.is_file():
+        stored = np.load(path)
+        return [stored[f"clip{i}"] for i in range(len(clips))]
+    arrays = compute(clips)
+    if use_cache:
+        with atomic_path(path) as temporary:
+            np.savez(temporary, **{f"clip{i}": a for i, a in enumerate(arrays)})
+    return arrays
+
+
 class SpectrogramSet:
     """Normalised magnitudes (mixture, accompaniment, voice) of a list of clips, in memory."""
 
@@ -29,16 +44,8 @@ class SpectrogramSet:
             raise ValueError("SpectrogramSet needs at least one clip")
         self.clip_ids = [c.id for c in clips]
         self.front_end = front_end
-        ids_hash = hashlib.sha1("\n".join(self.clip_ids).encode()).hexdigest()[:10]
-        path = cache_dir() / f"spectrograms_{front_end.key}_{ids_hash}.npz"
-        if use_cache and path.is_file():
-            stored = np.load(path)
-            self.magnitudes = [stored[f"clip{i}"] for i in range(len(clips))]
-        else:
-            self.magnitudes = self._compute(clips, progress)
-            if use_cache:
-                with atomic_path(path) as temporary:
-                    np.savez(temporary, **{f"clip{i}": m for i, m in enumerate(self.magnitudes)})
+        self.magnitudes = cached_clip_arrays("spectrograms", clips, front_end, lambda c: self._compute(c, progress),
+                                             use_cache)
         self.frame_counts = [m.shape[-1] for m in self.magnitudes]
 
     def _compute(self, clips, progress):
@@ -73,16 +80,7 @@ class StemSpectrograms:
         if not clips:
             raise ValueError("StemSpectrograms needs at least one clip")
         self.front_end = front_end
-        ids_hash = hashlib.sha1("\n".join(c.id for c in clips).encode()).hexdigest()[:10]
-        path = cache_dir() / f"stems_{front_end.key}_{ids_hash}.npz"
-        if use_cache and path.is_file():
-            stored = np.load(path)
-            self.stems = [stored[f"clip{i}"] for i in range(len(clips))]
-        else:
-            self.stems = self._compute(clips, progress)
-            if use_cache:
-                with atomic_path(path) as temporary:
-                    np.savez(temporary, **{f"clip{i}": m for i, m in enumerate(self.stems)})
+        self.stems = cached_clip_arrays("stems", clips, front_end, lambda c: self._compute(c, progress), use_cache)
         self.frame_counts = [s.shape[-1] for s in self.stems]
 
     def _compute(self, clips, progress):
