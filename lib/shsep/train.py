@@ -24,6 +24,7 @@ from .data import index_clips, split_validation
 from .dataset import TrainingBatches
 from .models import build_model, count_parameters
 from .paths import atomic_path
+from .separate import PRECISIONS
 from .profiles import TrainConfig
 from .targets import num_outputs, stack_losses
 
@@ -53,9 +54,6 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
         progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
         return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     raise ValueError(f"schedule must be 'step' or 'cosine', not {config.schedule!r}")
-
-
-PRECISIONS = ("fp32", "bf16", "auto")
 
 
 def pick_precision(model, batch: torch.Tensor, requested: str, device: torch.device, tries: int = 3) -> str:
