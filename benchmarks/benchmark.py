@@ -5,7 +5,8 @@ Each measurement runs in its own process so its peak memory (max RSS) is its own
 * training steps (and windows) per second for each CPU-sized profile, the cpu recipe in fp32 and with its
   automatic precision choice (bf16 where the start-up probe finds it faster); the GPU profiles with --paper;
 * BSS-eval time per clip for museval, mir_eval and fast_bss_eval (same estimates);
-* evaluation seconds per clip: every score computed, against the mixture's SDR read from its cache (warm);
+* evaluation seconds per clip, before against now: the mixture's SDR computed or read from its cache (warm),
+  fast_bss_eval through numpy or torch, the network in fp32 or with --precision auto (bf16 where native);
 * start-up of `shsep --help`: now (only the chosen command builds its arguments) against building every
   command's arguments, as the parser did before;
 * `shsep separate` on a 44.1 kHz stereo song built from MIR-1K test clips: seconds of work per minute of
@@ -130,20 +131,28 @@ def _peer(name: str, path: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _evaluation(clips: int, cache: str) -> dict:
-    """Evaluate the shipped model on the first test clips with 2 workers, with or without the mixture-SDR cache."""
+def _evaluation(clips: int, cache: str, bss_backend: str = "torch", precision: str = "fp32") -> dict:
+    """Evaluate the shipped model on the first test clips with 2 workers: with or without the mixture-SDR cache,
+    fast_bss_eval through its torch backend (now) or its numpy one (before), the network in fp32 or "auto"."""
     import tempfile
 
     from shsep.evaluate import evaluate
 
+    if bss_backend == "numpy":  # as before: hand fast_bss_eval numpy arrays (the workers fork after this)
+        import fast_bss_eval
+        import torch
+
+        dispatch = fast_bss_eval.bss_eval_sources
+        fast_bss_eval.bss_eval_sources = lambda ref, est, **kw: tuple(
+            torch.from_numpy(m) for m in dispatch(ref.numpy(), est.numpy(), **kw)[:3])
     with tempfile.TemporaryDirectory() as folder:
         import os
 
         if cache == "cold":
             os.environ["SHSEP_CACHE"] = folder  # an empty cache: every mixture SDR is computed
         start = time.perf_counter()
-        evaluate(max_clips=clips, workers=2, progress=False, cache=cache != "off")
-        return {"seconds_per_clip": (time.perf_counter() - start) / clips}
+        evaluation = evaluate(max_clips=clips, workers=2, progress=False, cache=cache != "off", precision=precision)
+        return {"seconds_per_clip": (time.perf_counter() - start) / clips, "precision": evaluation.precision}
 
 
 def _startup(mode: str) -> dict:
@@ -207,13 +216,18 @@ def main() -> None:
         rows.append(("start-up: shsep --help (only the chosen command's)", f"{after['seconds']:.2f} s",
                      f"{before['seconds'] / after['seconds']:.1f}× faster", float("nan")))
     if "evaluation" in parts:
-        off = _run_phase("evaluation", 40, "off")
         _run_phase("evaluation", 40, "on")  # fills the cache for these clips
-        warm = _run_phase("evaluation", 40, "on")
-        rows.append(("evaluate 40 test clips, 2 workers: mixture SDR computed", f"{off['seconds_per_clip']:.2f} s/clip",
-                     "1.00×", off["peak_rss_mib"]))
-        rows.append(("evaluate 40 test clips, 2 workers: mixture SDR cached", f"{warm['seconds_per_clip']:.2f} s/clip",
-                     f"{off['seconds_per_clip'] / warm['seconds_per_clip']:.2f}× faster", warm["peak_rss_mib"]))
+        variants = [("before: mixture SDR computed, numpy BSS-eval", "off", "numpy", "fp32"),
+                    ("mixture SDR cached, numpy BSS-eval", "on", "numpy", "fp32"),
+                    ("now: cached, torch BSS-eval (shsep evaluate)", "on", "torch", "fp32"),
+                    ("now + --precision auto", "on", "torch", "auto")]
+        before = None
+        for label, *options in variants:
+            result = _run_phase("evaluation", 40, *options)
+            before = before or result["seconds_per_clip"]
+            rows.append((f"evaluate 40 clips, 2 workers: {label} ({result['precision']})",
+                         f"{result['seconds_per_clip']:.2f} s/clip",
+                         f"{before / result['seconds_per_clip']:.2f}× faster", result["peak_rss_mib"]))
     if "song" in parts:
         _song_rows(rows, args.song_minutes)
     if "stages" in parts:

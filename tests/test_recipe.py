@@ -114,9 +114,10 @@ def test_validation_keeps_the_best_checkpoint_and_the_run_is_logged(mir1k_root, 
     validation = read_validation_log(tmp_path / "run")
     assert list(validation["step"]) == [3, 6] and set(validation["clips"]) == {4}
     assert (tmp_path / "run" / "best.pt").is_file()
-    row = log_training_run(tmp_path / "run", "smoke", test=False, data_root=mir1k_root,
+    row = log_training_run(tmp_path / "run", "profile smoke, steps 6", test=False, data_root=mir1k_root,
                            log_path=tmp_path / "experiments.csv")
     assert row["budget"] == RECIPE_BUDGET and row["arm"] == "run" and row["validation_clips"] == 4
+    assert row["change"] == "profile smoke, steps 6"
     assert row["best_step"] in (3, 6) and row["steps"] == 6
     assert "cores" in row["device"] and row["precision"] in ("fp32", "bf16")
     logged = read_experiment_log(tmp_path / "experiments.csv")

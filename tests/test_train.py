@@ -42,6 +42,10 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(mir1k_root, tmp_pa
     log = read_training_log(tmp_path / "split")
     assert list(log["step"]) == [1, 2, 3, 4, 5, 6]
     assert set(log.columns) >= {"loss", "loss_stack1", "loss_stack2"}
+    # resuming a finished run (as `shsep train --resume --test` does) trains nothing and rewrites nothing
+    written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "split").iterdir()}
+    train(config, tmp_path / "split", mir1k_root, resume=True, progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "split").iterdir()} == written
 
 
 def test_resume_refuses_another_configuration(mir1k_root, tmp_path):

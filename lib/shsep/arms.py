@@ -38,6 +38,7 @@ BUDGETS = {
                         "(64 +64), all test clips"),
 }
 DEFAULT_BUDGET = "cpu-1000"
+RECIPE_BUDGET = "recipe"  # the log's rows for whole training recipes (a profile's run), beside the ablation budgets
 
 
 @dataclass(frozen=True)

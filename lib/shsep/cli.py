@@ -20,6 +20,9 @@ def _add_train(p):
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--target", choices=list(TARGETS))
     p.add_argument("--seed", type=int)
+    p.add_argument("--channels", type=int, help="the network's width at full resolution (the profile's by default)")
+    p.add_argument("--growth", type=int, help="channels added per pooling")
+    p.add_argument("--stacks", type=int, help="number of stacked hourglasses")
     p.add_argument("--data-root", help="MIR-1K folder (default: $MIR1K_ROOT, data/MIR-1K, ../shared/data/MIR-1K)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
@@ -151,12 +154,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+TRAIN_OVERRIDES = ("steps", "sampler", "target", "seed", "channels", "growth", "stacks")
+
+
 def _train(args) -> int:
     from .profiles import default_profile, get_profile
     from .train import train
 
     profile = args.profile or default_profile()
-    overrides = {k: getattr(args, k) for k in ("steps", "sampler", "target", "seed") if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in TRAIN_OVERRIDES if getattr(args, k) is not None}
     config = get_profile(profile, **overrides)
     out = args.out or Path("runs") / profile
     print(f"training profile {profile!r} for {config.steps} steps into {out}")
@@ -166,7 +172,8 @@ def _train(args) -> int:
         from .experiments import log_training_run
         from .metrics import format_summary
 
-        row = log_training_run(out, profile, data_root=args.data_root)
+        change = ", ".join([f"profile {profile}"] + [f"{k} {v}" for k, v in overrides.items()])
+        row = log_training_run(out, change, data_root=args.data_root)
         print(format_summary(row | {"split": "test", "precision": "fp32"}))  # scored in Park's protocol
         print("logged in results/experiments.csv")
     return 0

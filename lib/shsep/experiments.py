@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .arms import ARMS, ARMS_BY_NAME, DEFAULT_BUDGET, Arm, Budget, check_budget, evaluation_clips
+from .arms import ARMS, ARMS_BY_NAME, DEFAULT_BUDGET, RECIPE_BUDGET, Arm, Budget, check_budget, evaluation_clips
 from .data import index_clips
-from .experiment_log import append_row, describe_device, read_experiment_log, results_dir
+from .experiment_log import append_row, read_experiment_log, results_dir
+from .machine import describe_machine
 from .paths import RUNS
 from .probes import ActivationLog, read_activations
 
@@ -78,7 +79,7 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
         "final_loss": float(train_log["loss"].tail(50).mean()),
         "final_prediction_nonpositive_fraction": float(last_probe["prediction_nonpositive_fraction"]),
         "train_seconds": round(float(train_log["seconds"].iloc[-1]), 1),
-        "device": describe_device(device), "evaluator": evaluation.evaluator,
+        "device": describe_machine(device), "evaluator": evaluation.evaluator,
         "eval_seconds": round(eval_seconds, 1),
     } | summarise(evaluation.per_clip) | {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__,
@@ -87,15 +88,13 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
     return row
 
 
-RECIPE_BUDGET = "recipe"  # the log's rows for whole training recipes (a profile's run), beside the ablation budgets
-
-
-def log_training_run(run_dir, profile: str, test: bool = True, data_root=None, workers: int | None = None,
+def log_training_run(run_dir, change: str, test: bool = True, data_root=None, workers: int | None = None,
                      log_path=None, progress: bool = True) -> dict:
     """Log a finished training run (a recipe) in results/experiments.csv: recipe, size, steps, wall-clock, machine,
     validation figure and, with test=True, its one test-split score (the best validation checkpoint, Park's protocol).
 
-    The row's budget is "recipe" and its arm the run folder's name; a rerun of the same folder replaces its row.
+    change says what was run ("profile cpu, growth 48"). The row's budget is "recipe" and its arm the run
+    folder's name; a rerun of the same folder replaces its row.
     """
     import json
 
@@ -113,7 +112,7 @@ def log_training_run(run_dir, profile: str, test: bool = True, data_root=None, w
     best = validation.loc[validation["mean_gnsdr"].idxmax()] if len(validation) else None
     model = config.model
     row = {
-        "budget": RECIPE_BUDGET, "arm": run_dir.name, "question": "recipe", "change": f"profile {profile}",
+        "budget": RECIPE_BUDGET, "arm": run_dir.name, "question": "recipe", "change": change,
         "architecture": model.architecture, "channels": model.channels, "growth": model.growth,
         "stacks": model.stacks, "depth": model.depth, "head": model.head or "default", "target": config.target,
         "sampler": config.sampler, "seed": config.seed, "steps": int(train_log["step"].iloc[-1]),

@@ -154,6 +154,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in (LOG_NAME, VALIDATION_LOG_NAME, BEST_NAME):
             (out_dir / name).unlink(missing_ok=True)
+    last_step = config.steps if stop_after is None else min(config.steps, stop_after)
+    if step >= last_step:  # a finished run resumed (e.g. `--resume --test`): nothing to train or to rewrite
+        return checkpoint_path
     if main_process:
         (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
@@ -183,7 +186,6 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     validation = _Validation(out_dir, validation_clips, config, step) if validation_clips and main_process else None
 
     log = _Log(out_dir / LOG_NAME, config.model.stacks, step) if main_process else None
-    last_step = config.steps if stop_after is None else min(config.steps, stop_after)
     bar = None
     if progress and main_process:
         from tqdm.auto import tqdm
