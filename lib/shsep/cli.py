@@ -79,6 +79,9 @@ def _add_evaluate(p):
                    help="park: the paper's protocol (8 kHz mono path, default); full: the full-band path, scored at 16 kHz")
     _add_full_band_options(p, channels=False)
     _add_inference_options(p, windowing="park", precision="fp32")
+    p.add_argument("--post-filter", choices=["none", "soft-mask"], default="none",  # separate.POST_FILTERS
+                   help="Park's path: none: each estimate with the mixture's phase (the paper's protocol, default); "
+                        "soft-mask: the voice share v / (v + a) of the mixture's STFT")
     p.add_argument("--out", type=Path, help="folder for per_clip.csv and summary.json")
     p.add_argument("--data-root")
 
@@ -199,7 +202,8 @@ def _evaluate(args) -> int:
 
     options = {"high_band": args.high_band, "wiener_iterations": args.wiener} if args.band == "full" else {}
     result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips,
-                      args.clips, band=args.band, windowing=args.windowing, precision=args.precision, **options)
+                      args.clips, band=args.band, windowing=args.windowing, precision=args.precision,
+                      post_filter=args.post_filter, **options)
     summary = result.summary()
     print(format_summary(summary))
     if args.out:

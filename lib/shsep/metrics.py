@@ -144,6 +144,8 @@ def format_summary(summary: dict) -> str:
     """G-figures as a small table, headed by how many clips were scored, on which split, evaluator and path."""
     windowing, precision = summary.get("windowing", "park"), summary.get("precision", "fp32")
     network = "" if (windowing, precision) == ("park", "fp32") else f", {windowing} windows, {precision}"
+    if summary.get("post_filter", "none") != "none":
+        network += f", {summary['post_filter']} post-filter"
     lines = [f"{summary['clips_scored']} clips scored ({summary.get('split', '')} split, {summary.get('evaluator', '')}, "
              f"{summary.get('band', 'park')} band{network})",
              f"{'':14}{'GNSDR':>8}{'GSIR':>8}{'GSAR':>8}"]

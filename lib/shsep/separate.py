@@ -72,6 +72,12 @@ WINDOWINGS = {
 }
 DEFAULT_WINDOWING = "park"
 PRECISIONS = ("fp32", "bf16", "auto")
+POST_FILTERS = {
+    # how Park's path turns the two magnitude estimates into waveforms
+    "none": "each estimate with the mixture's phase (Park's; the paper's protocol)",
+    "soft-mask": "the soft voice mask v / (v + a) applied to the mixture's STFT: the stems add up to the "
+                 "band-limited mixture (measured on the validation songs: scripts/inference_choices.py)",
+}
 
 
 def native_bf16() -> bool:
@@ -99,11 +105,12 @@ class Separator:
 
     windowing: "park" (64-frame windows every 32 frames, the paper's protocol) or "long" (see WINDOWINGS).
     precision: "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA and on CPUs with native bf16, else fp32).
+    post_filter: Park's path only, see POST_FILTERS ("none": the paper's protocol).
     """
 
     def __init__(self, model: torch.nn.Module, target: str = "masks", front_end: FrontEnd = PARK,
                  batch_size: int | None = None, device: str | torch.device = "cpu", park_istft_quirk: bool = False,
-                 windowing: str = DEFAULT_WINDOWING, precision: str = "fp32"):
+                 windowing: str = DEFAULT_WINDOWING, precision: str = "fp32", post_filter: str = "none"):
         # channels-last runs the convolutions about 1.3x faster on CPU (same results to 1e-5)
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.target = target
@@ -121,6 +128,9 @@ class Separator:
         if precision == "auto":
             precision = "bf16" if self.device.type == "cuda" or native_bf16() else "fp32"
         self.precision = precision
+        if post_filter not in POST_FILTERS:
+            raise ValueError(f"post_filter must be one of {tuple(POST_FILTERS)}, not {post_filter!r}")
+        self.post_filter = post_filter
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str | None = None, **kwargs) -> "Separator":
@@ -185,11 +195,17 @@ class Separator:
         """Park's path: mono waveform at any rate → Stems (accompaniment, voice), same rate and length, band ≤ 4 kHz."""
         fe = self.front_end
         low, spec, accompaniment, voice = self.estimate_magnitudes(mixture, sample_rate, scale)
-        phase = np.exp(1j * np.angle(spec))
+        if self.post_filter == "soft-mask":
+            with timed("masks"):
+                mask = masking.voice_mask(accompaniment, voice)
+                estimates = ((1 - mask) * spec, mask * spec)
+        else:
+            phase = np.exp(1j * np.angle(spec))
+            estimates = (accompaniment * phase, voice * phase)
         outputs = []
-        for estimate in (accompaniment, voice):
+        for estimate in estimates:
             with timed("synthesis"):
-                wave = fe.synthesise(estimate * phase, length=len(low), park_istft_quirk=self.park_istft_quirk)
+                wave = fe.synthesise(estimate, length=len(low), park_istft_quirk=self.park_istft_quirk)
             with timed("resample"):
                 wave = resample(wave, fe.sample_rate, sample_rate)
             outputs.append(_fit_length(wave, len(mixture)))
