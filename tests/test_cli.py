@@ -34,3 +34,14 @@ def test_cli_choices_match_the_library():
     assert list(choices["high_band"]) == list(HIGH_BAND)
     assert list(choices["channels"]) == list(CHANNEL_MODES)
     assert list(choices["stems"]) == list(reversed(Stems._fields))
+
+
+def test_train_overrides_the_profiles_network(tmp_path, mir1k_root, capsys):
+    """`shsep train --channels/--growth/--stacks` train a variant of a profile; the run records it."""
+    import json
+
+    assert cli.main(["train", "--profile", "smoke", "--steps", "2", "--channels", "12", "--growth", "4",
+                     "--stacks", "1", "--out", str(tmp_path / "run"), "--data-root", str(mir1k_root)]) == 0
+    model = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+    assert (model["channels"], model["growth"], model["stacks"]) == (12, 4, 1)
+    assert "training profile 'smoke' for 2 steps" in capsys.readouterr().out
