@@ -6,7 +6,7 @@ Each measurement runs in its own process so its peak memory (max RSS) is its own
   automatic precision choice (bf16 where the start-up probe finds it faster); the GPU profiles with --paper;
 * BSS-eval time per clip for museval, mir_eval and fast_bss_eval (same estimates);
 * evaluation seconds per clip, before against now: the mixture's SDR computed or read from its cache (warm),
-  fast_bss_eval through numpy or torch, the network in fp32 or with --precision auto (bf16 where native);
+  the network in fp32 (Park's protocol) or with --precision auto (bf16 where native);
 * start-up of `shsep --help`: now (only the chosen command builds its arguments) against building every
   command's arguments, as the parser did before;
 * `shsep separate` on a 44.1 kHz stereo song built from MIR-1K test clips: seconds of work per minute of
@@ -131,20 +131,13 @@ def _peer(name: str, path: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _evaluation(clips: int, cache: str, bss_backend: str = "torch", precision: str = "fp32") -> dict:
+def _evaluation(clips: int, cache: str, precision: str = "fp32") -> dict:
     """Evaluate the shipped model on the first test clips with 2 workers: with or without the mixture-SDR cache,
-    fast_bss_eval through its torch backend (now) or its numpy one (before), the network in fp32 or "auto"."""
+    the network in fp32 (Park's protocol) or with --precision auto."""
     import tempfile
 
     from shsep.evaluate import evaluate
 
-    if bss_backend == "numpy":  # as before: hand fast_bss_eval numpy arrays (the workers fork after this)
-        import fast_bss_eval
-        import torch
-
-        dispatch = fast_bss_eval.bss_eval_sources
-        fast_bss_eval.bss_eval_sources = lambda ref, est, **kw: tuple(
-            torch.from_numpy(m) for m in dispatch(ref.numpy(), est.numpy(), **kw)[:3])
     with tempfile.TemporaryDirectory() as folder:
         import os
 
@@ -217,10 +210,9 @@ def main() -> None:
                      f"{before['seconds'] / after['seconds']:.1f}× faster", float("nan")))
     if "evaluation" in parts:
         _run_phase("evaluation", 40, "on")  # fills the cache for these clips
-        variants = [("before: mixture SDR computed, numpy BSS-eval", "off", "numpy", "fp32"),
-                    ("mixture SDR cached, numpy BSS-eval", "on", "numpy", "fp32"),
-                    ("now: cached, torch BSS-eval (shsep evaluate)", "on", "torch", "fp32"),
-                    ("now + --precision auto", "on", "torch", "auto")]
+        variants = [("before: mixture SDR computed", "off", "fp32"),
+                    ("now: mixture SDR cached (shsep evaluate)", "on", "fp32"),
+                    ("now + --precision auto", "on", "auto")]
         before = None
         for label, *options in variants:
             result = _run_phase("evaluation", 40, *options)

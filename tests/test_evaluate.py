@@ -37,6 +37,21 @@ def test_nsdr_of_the_mixture_is_zero(imperfect_estimates):
     assert abs(row["voice_nsdr"]) < 1e-9
 
 
+def test_scoring_works_with_several_torch_threads(imperfect_estimates):
+    """`shsep evaluate --workers 1` scores in a process with every core's threads: fast_bss_eval's torch backend
+    fails there (torch 2.13's CPU linalg.solve), so scoring must not depend on it."""
+    import torch
+
+    references, estimates, mixture = imperfect_estimates
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        row = score_estimates(references, estimates, mixture)
+    finally:
+        torch.set_num_threads(threads)
+    assert np.isfinite(row["voice_sdr"]) and np.isfinite(row["accompaniment_mixture_sdr"])
+
+
 def test_silent_estimates_score_instead_of_crashing(imperfect_estimates):
     references, _, mixture = imperfect_estimates
     row = score_estimates(references, np.zeros_like(references), mixture)
