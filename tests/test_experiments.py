@@ -179,14 +179,17 @@ def test_recipe_runs_their_gains_and_the_training_time_points():
 
     log = pd.DataFrame([recipe("wider", "2026-11-26 01:00", (9.5, 9.4), (10.1, 9.6), 7200.0),
                         recipe("cpu", "2026-11-25 21:00", (9.0, 9.2), (9.5, 9.3), 5400.0),
+                        recipe("park", "2026-11-25 19:00", (np.nan, np.nan), (9.0, 8.6), 3600.0),
                         {"budget": "cpu-1000", "arm": "base", "train_seconds": 360.0, "voice_gnsdr": 6.0,
                          "accompaniment_gnsdr": 6.5, "clips_scored": 100}])
     runs = experiment_log.recipe_runs(log)
-    assert list(runs["arm"]) == ["cpu", "wider"] and list(runs["hours"]) == [1.5, 2.0]
-    assert runs["test_voice_gain"].iloc[1] == pytest.approx(0.6)
-    assert runs["validation_accompaniment_gain"].iloc[1] == pytest.approx(0.2)
+    assert list(runs["arm"]) == ["park", "cpu", "wider"] and list(runs["hours"]) == [1.0, 1.5, 2.0]
+    assert runs["test_voice_gain"].iloc[2] == pytest.approx(0.6)
+    assert runs["validation_accompaniment_gain"].iloc[2] == pytest.approx(0.2)
     text = experiment_log.recipe_findings(runs)
     assert "test +0.60 / +0.30 dB" in text and "`wider`: the milestone (10.0 / 9.5) is **reached**" in text
+    assert "no validation songs held out" in text and "against `park`: test +0.50 / +0.70 dB" in text
+    assert "nan" not in text
     assert "the goal (11.0 / 10.4) is missed: voice by 0.90 dB, accompaniment by 0.80 dB" in text
     assert "No recipe run" in experiment_log.recipe_findings(runs.iloc[:0])
 
@@ -195,7 +198,7 @@ def test_recipe_runs_their_gains_and_the_training_time_points():
                                "iterations": [15000, 15000], "voice_gnsdr": [10.6, 10.4],
                                "accompaniment_gnsdr": [9.8, 9.8], "test_clips": [825, 825]})
     points = experiment_log.training_time_points(log, report_log)
-    assert len(points) == 4  # the report's run without a training time is left out
+    assert len(points) == 5  # the report's run without a training time is left out
     report = points[points["group"] == "report (GTX1060(6GB))"].iloc[0]
     assert report["hours"] == 3.0 and report["label"] == "4 stacks, 64 +64, 15000 steps" and report["clips"] == 825
     assert set(points["group"]) >= {"shsep recipe runs (CPU)", "shsep ablation arms, cpu-1000 (CPU)"}

@@ -93,8 +93,8 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
     """Log a finished training run (a recipe) in results/experiments.csv: recipe, size, steps, wall-clock, machine,
     validation figure and, with test=True, its one test-split score (the best validation checkpoint, Park's protocol).
 
-    change says what was run ("profile cpu, growth 48"). The row's budget is "recipe" and its arm the run
-    folder's name; a rerun of the same folder replaces its row.
+    change says what was run ("profile cpu, growth 48"). The row's budget is "recipe", its arm the run folder's
+    name and its date the end of training; a rerun of the same folder replaces its row.
     """
     import json
 
@@ -102,7 +102,7 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
     from .metrics import summarise
     from .models import build_model, count_parameters
     from .profiles import TrainConfig
-    from .train import BEST_NAME, CHECKPOINT_NAME, RUN_INFO_NAME, read_training_log, read_validation_log
+    from .train import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, RUN_INFO_NAME, read_training_log, read_validation_log
 
     run_dir = Path(run_dir)
     config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
@@ -132,7 +132,8 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         evaluation.save(run_dir / "eval_test")
         row |= {"evaluator": evaluation.evaluator, "eval_seconds": round(time.time() - started, 1)}
         row |= summarise(evaluation.per_clip)
-    row |= {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__}
+    finished = datetime.fromtimestamp((run_dir / LOG_NAME).stat().st_mtime, timezone.utc)  # when training ended
+    row |= {"date": finished.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__}
     append_row(row, log_path or results_dir(DEFAULT_BUDGET) / "experiments.csv")
     return row
 
