@@ -36,6 +36,18 @@ def test_cli_choices_match_the_library():
     assert list(choices["stems"]) == list(reversed(Stems._fields))
 
 
+def test_cli_network_choices_match_the_library():
+    """--windowing, --precision and --post-filter are written out in the CLI (so that --help needs no torch)."""
+    from shsep.separate import POST_FILTERS, PRECISIONS, WINDOWINGS
+
+    parser = cli.build_parser(["evaluate"])
+    evaluate = parser._subparsers._group_actions[0].choices["evaluate"]
+    choices = {a.dest: a.choices for a in evaluate._actions if a.choices}
+    assert list(choices["windowing"]) == list(WINDOWINGS)
+    assert list(choices["precision"]) == list(PRECISIONS)
+    assert list(choices["post_filter"]) == list(POST_FILTERS)
+
+
 def test_train_overrides_the_profiles_network(tmp_path, mir1k_root, capsys):
     """`shsep train --channels/--growth/--stacks` train a variant of a profile; the run records it."""
     import json
