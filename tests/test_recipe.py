@@ -122,3 +122,16 @@ def test_validation_keeps_the_best_checkpoint_and_the_run_is_logged(mir1k_root, 
     assert "cores" in row["device"] and row["precision"] in ("fp32", "bf16")
     logged = read_experiment_log(tmp_path / "experiments.csv")
     assert len(logged) == 1 and logged["validation_voice_gnsdr"].notna().all()
+    assert row["torch"] == torch.__version__  # recorded by the training process, from the run's run.json
+
+    # a GPU sweep's candidate: its own budget and arm name, beside the recipe row, with counts kept as integers
+    from shsep.arms import SWEEP_BUDGET
+
+    log_training_run(tmp_path / "run", "profile smoke, seed 0", test=False, log_path=tmp_path / "experiments.csv",
+                     budget=SWEEP_BUDGET, arm="gpu-run")
+    logged = read_experiment_log(tmp_path / "experiments.csv")
+    assert sorted(zip(logged["budget"], logged["arm"])) == [(SWEEP_BUDGET, "gpu-run"), (RECIPE_BUDGET, "run")]
+    import csv
+
+    with open(tmp_path / "experiments.csv") as f:
+        assert {r["validation_clips"] for r in csv.DictReader(f)} == {"4"}  # not 4.0000

@@ -61,6 +61,15 @@ def tiny_separator():
     return Separator(model, batch_size=8)
 
 
+def test_separator_runs_where_the_model_is():
+    """Validation during GPU training hands a CUDA model over without naming a device (a crash once)."""
+    model = build_model(ModelConfig("park", channels=8, stacks=1, depth=2)).to("meta")
+    separator = Separator(model)
+    assert separator.device.type == "meta" and separator.batch_size == 1
+    named = Separator(build_model(ModelConfig("park", channels=8, stacks=1, depth=2)), device="cpu")
+    assert named.device.type == "cpu" and next(named.model.parameters()).device.type == "cpu"
+
+
 def test_batched_windows_equal_one_at_a_time(mir1k_root, tiny_separator):
     sources = load_sources(get_clip("annar_1_01", mir1k_root))
     batched = tiny_separator.separate(sources.mixture, 16000)

@@ -37,6 +37,9 @@ def append_row(row: dict, path: str | os.PathLike = RESULTS_LOG) -> pd.DataFrame
     log = read_experiment_log(path)
     log = log[~((log["budget"] == row["budget"]) & (log["arm"] == row["arm"]))]
     log = pd.concat([log, pd.DataFrame([row])], ignore_index=True) if len(log) else pd.DataFrame([row])
+    for column in ("clips_scored", "validation_clips", "best_step", "train_clips"):  # counts stay counts beside gaps
+        if column in log and pd.api.types.is_numeric_dtype(log[column]):
+            log[column] = log[column].astype("Int64")
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix, write in ((".csv", lambda p: log.to_csv(p, index=False, float_format="%.4f")),
                           (".xlsx", lambda p: log.to_excel(p, index=False, sheet_name="experiments"))):

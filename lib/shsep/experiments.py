@@ -89,12 +89,13 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
 
 
 def log_training_run(run_dir, change: str, test: bool = True, data_root=None, workers: int | None = None,
-                     log_path=None, progress: bool = True) -> dict:
+                     log_path=None, progress: bool = True, budget: str = RECIPE_BUDGET, arm: str | None = None) -> dict:
     """Log a finished training run (a recipe) in results/experiments.csv: recipe, size, steps, wall-clock, machine,
     validation figure and, with test=True, its one test-split score (the best validation checkpoint, Park's protocol).
 
-    change says what was run ("profile cpu, growth 48"). The row's budget is "recipe", its arm the run folder's
-    name and its date the end of training; a rerun of the same folder replaces its row.
+    change says what was run ("profile cpu, growth 48"). The row's budget is "recipe" (or `budget`: "gpu-sweep" for
+    the GPU sweep's candidates), its arm the run folder's name (or `arm`) and its date the end of training; a rerun
+    of the same folder replaces its row.
     """
     import json
 
@@ -112,7 +113,7 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
     best = validation.loc[validation["mean_gnsdr"].idxmax()] if len(validation) else None
     model = config.model
     row = {
-        "budget": RECIPE_BUDGET, "arm": run_dir.name, "question": "recipe", "change": change,
+        "budget": budget, "arm": arm or run_dir.name, "question": "recipe", "change": change,
         "architecture": model.architecture, "channels": model.channels, "growth": model.growth,
         "stacks": model.stacks, "depth": model.depth, "head": model.head or "default", "target": config.target,
         "sampler": config.sampler, "seed": config.seed, "steps": int(train_log["step"].iloc[-1]),
@@ -133,7 +134,7 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         row |= {"evaluator": evaluation.evaluator, "eval_seconds": round(time.time() - started, 1)}
         row |= summarise(evaluation.per_clip)
     finished = datetime.fromtimestamp((run_dir / LOG_NAME).stat().st_mtime, timezone.utc)  # when training ended
-    row |= {"date": finished.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__}
+    row |= {"date": finished.strftime("%Y-%m-%d %H:%M"), "torch": info.get("torch", torch.__version__)}
     append_row(row, log_path or results_dir(DEFAULT_BUDGET) / "experiments.csv")
     return row
 

@@ -106,16 +106,18 @@ class Separator:
     windowing: "park" (64-frame windows every 32 frames, the paper's protocol) or "long" (see WINDOWINGS).
     precision: "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA and on CPUs with native bf16, else fp32).
     post_filter: Park's path only, see POST_FILTERS ("none": the paper's protocol).
+    device: where the network runs; the model is moved there (default: where the model already is).
     """
 
     def __init__(self, model: torch.nn.Module, target: str = "masks", front_end: FrontEnd = PARK,
-                 batch_size: int | None = None, device: str | torch.device = "cpu", park_istft_quirk: bool = False,
-                 windowing: str = DEFAULT_WINDOWING, precision: str = "fp32", post_filter: str = "none"):
+                 batch_size: int | None = None, device: str | torch.device | None = None,
+                 park_istft_quirk: bool = False, windowing: str = DEFAULT_WINDOWING, precision: str = "fp32",
+                 post_filter: str = "none"):
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
         # channels-last runs the convolutions about 1.3x faster on CPU (same results to 1e-5)
-        self.model = model.eval().to(memory_format=torch.channels_last)
+        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.target = target
         self.front_end = front_end
-        self.device = torch.device(device)
         # Batching windows pays on a GPU (the report's speed-up); on CPU the benchmark measured one window
         # per pass as faster for the cpu model (benchmarks/benchmark.py).
         self.batch_size = max(1, int(batch_size or (16 if self.device.type == "cuda" else 1)))

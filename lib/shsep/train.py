@@ -236,7 +236,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
 def _write_run_info(out_dir: Path, precision: str, device, clips, validation_clips) -> None:
     from .machine import describe_machine
 
-    info = {"precision": precision, "device": str(device), "machine": describe_machine(device),
+    info = {"precision": precision, "device": str(device), "machine": describe_machine(device), "torch": torch.__version__,
             "training_clips": len(clips), "validation_clips": [c.id for c in validation_clips]}
     (out_dir / RUN_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n")
 

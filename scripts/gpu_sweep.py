@@ -1,0 +1,189 @@
+"""Sweep the 2-hour CPU recipe's levers on a lent GPU (issue #10): several candidates × seeds trained at once,
+each judged on the validation songs alone (no test clip travels).
+
+Each candidate keeps the `cpu` profile and changes one lever; its step count is the CPU budget (12500 steps
+of the shipped width) divided by its measured cost per CPU step, so every candidate is one that trains in
+2 hours on 2 cores. The GPU only runs them side by side; the winner must still be trained on the CPU.
+
+    python scripts/gpu_sweep.py pack --out .sweep      # here: the clips that travel (under the 64 MiB limit)
+    python scripts/gpu_sweep.py run --data .sweep/MIR-1K --out $OUT --seconds 480   # on the GPU machine
+    tar xzf sweep.tar.gz -C runs && python scripts/gpu_sweep.py collect runs/gpu-sweep   # here: log the rows
+
+`pack` writes the 160 training clips already resampled to Park's 8 kHz (16-bit FLAC, the same soxr
+resampler as `load_sources`; half the size) and copies the 15 validation clips as they are (16 kHz), so
+validation is scored exactly as on the CPU. `run` stops every run at the deadline and packs each run's
+log.csv and validation.csv into sweep.tar.gz under --out.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+# name: (overrides of the cpu profile, steps). Costs per bf16 step of 8 windows on 2 Zen 4 cores (this
+# issue's notes): 24 +24, 2 stacks 0.47 s; 32 +32 0.67 s; 3 stacks 0.66 s; the direct head costs the same.
+BASE_STEPS = 12500
+VALIDATE_EVERY = 2500  # the validation songs are scored at these steps and at the last one
+CANDIDATES = {
+    "base-s0": ({"seed": 0}, BASE_STEPS),
+    "base-s1": ({"seed": 1}, BASE_STEPS),
+    "base-s2": ({"seed": 2}, BASE_STEPS),
+    "direct-linear-s0": ({"target": "direct", "head": "linear", "seed": 0}, BASE_STEPS),
+    "direct-linear-s1": ({"target": "direct", "head": "linear", "seed": 1}, BASE_STEPS),
+    "wide32-s0": ({"channels": 32, "growth": 32, "seed": 0}, round(BASE_STEPS * 0.47 / 0.67)),
+    "wide32-s1": ({"channels": 32, "growth": 32, "seed": 1}, round(BASE_STEPS * 0.47 / 0.67)),
+    "stacks3-s0": ({"stacks": 3, "seed": 0}, round(BASE_STEPS * 0.47 / 0.66)),
+    "stacks3-s1": ({"stacks": 3, "seed": 1}, round(BASE_STEPS * 0.47 / 0.66)),
+}
+
+
+def pack(out: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from shsep.data import index_clips, load_sources, split_validation
+    from shsep.profiles import VALIDATION_SONGS
+    from shsep.spectrogram import PARK
+
+    wavfile = out / "MIR-1K" / "Wavfile"
+    wavfile.mkdir(parents=True, exist_ok=True)
+    training, validation = split_validation(index_clips(None, "train"), VALIDATION_SONGS)
+    for clip in validation:
+        shutil.copyfile(clip.path, wavfile / clip.path.name)
+    for clip in training:
+        sources = load_sources(clip, PARK.sample_rate)
+        stereo = np.stack([sources.accompaniment, sources.voice], axis=1).clip(-1, 1)
+        sf.write(wavfile / f"{clip.id}.flac", stereo, PARK.sample_rate, subtype="PCM_16")
+    print(f"packed {len(training)} training clips at {PARK.sample_rate} Hz and {len(validation)} validation clips")
+
+
+def _accept_prepared_rate() -> None:
+    """Let the training data read clips that `pack` already resampled (the library insists on 16 kHz)."""
+    import numpy as np
+    import soundfile as sf
+
+    import shsep.dataset
+    from shsep.data import Sources, load_sources
+
+    def load(clip, sample_rate):
+        audio, rate = sf.read(clip.path, dtype="float32", always_2d=True)
+        if rate != sample_rate:
+            return load_sources(clip, sample_rate)
+        stereo = np.ascontiguousarray(audio.T)
+        return Sources(stereo.mean(axis=0), stereo[0], stereo[1], rate)
+
+    shsep.dataset.load_sources = load
+
+
+def train_one(name: str, data: Path, runs: Path) -> None:
+    from shsep.profiles import get_profile
+    from shsep.train import train
+
+    _accept_prepared_rate()
+    overrides, steps = CANDIDATES[name]
+    config = get_profile("cpu", steps=steps, checkpoint_every=VALIDATE_EVERY, **overrides)
+    train(config, runs / name, data_root=data, progress=False)
+
+
+def run(data: Path, out: Path, seconds: float, names: list[str]) -> None:
+    started = time.time()
+    runs = Path("runs") / "gpu-sweep"
+    runs.mkdir(parents=True, exist_ok=True)
+    threads = str(max(1, (os.cpu_count() or 1) // len(names)))
+    env = dict(os.environ, OMP_NUM_THREADS=threads, SHSEP_CACHE=str(Path("data") / "cache"), PYTHONUNBUFFERED="1")
+    # build the training spectrograms once, before the runs read them from the cache
+    subprocess.run([sys.executable, __file__, "warm-cache", "--data", str(data)], env=env, check=True)
+    print(f"cache ready after {time.time() - started:.0f} s", flush=True)
+    processes = {}
+    for name in names:
+        log = open(runs / f"{name}.out", "w")
+        processes[name] = subprocess.Popen([sys.executable, __file__, "train-one", name, "--data", str(data)],
+                                           env=env, stdout=log, stderr=subprocess.STDOUT)
+    while time.time() - started < seconds and any(p.poll() is None for p in processes.values()):
+        time.sleep(10)
+        print(f"{time.time() - started:5.0f} s: " + ", ".join(f"{n} {_steps_done(runs / n)}" for n in names),
+              flush=True)
+    for name, process in processes.items():
+        if process.poll() is None:
+            process.kill()
+        code = process.wait()
+        print(f"{name}: exit {code}, {_steps_done(runs / name)} steps", flush=True)
+        if code not in (0, -9):
+            print((runs / f"{name}.out").read_text()[-2000:], flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out / "sweep.tar.gz", "w:gz") as archive:
+        for path in sorted(runs.rglob("*")):
+            if path.suffix in (".csv", ".json", ".out"):
+                archive.add(path, arcname=str(path.relative_to(runs.parent)))
+    print(f"packed after {time.time() - started:.0f} s", flush=True)
+
+
+def _steps_done(run_dir: Path) -> int:
+    log = run_dir / "log.csv"
+    if not log.is_file():
+        return 0
+    with open(log, "rb") as f:
+        f.seek(max(0, log.stat().st_size - 200))
+        last = f.read().decode(errors="replace").strip().splitlines()[-1]
+    return int(last.split(",")[0]) if last[:1].isdigit() else 0
+
+
+def warm_cache(data: Path) -> None:
+    from shsep.data import index_clips, split_validation
+    from shsep.dataset import StemSpectrograms
+    from shsep.profiles import get_profile
+
+    _accept_prepared_rate()
+    config = get_profile("cpu")
+    clips, _ = split_validation(index_clips(data, "train"), config.validation_songs)
+    StemSpectrograms(clips, config.front_end, progress=False)
+
+
+def collect(runs: Path) -> None:
+    """Log every finished run of a sweep in results/experiments.csv (budget "gpu-sweep", validation only)."""
+    from shsep.arms import SWEEP_BUDGET
+    from shsep.experiments import log_training_run
+
+    for name, (overrides, steps) in CANDIDATES.items():
+        if not (runs / name / "validation.csv").is_file():
+            continue
+        change = ", ".join(["profile cpu"] + [f"{k} {v}" for k, v in overrides.items()] + [f"{steps} steps"])
+        row = log_training_run(runs / name, change, test=False, budget=SWEEP_BUDGET, arm=f"gpu-{name}")
+        print(f"{row['arm']}: best step {row['best_step']}, validation {row['validation_voice_gnsdr']:.2f} / "
+              f"{row['validation_accompaniment_gnsdr']:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("pack").add_argument("--out", type=Path, default=Path(".sweep"))
+    run_parser = commands.add_parser("run")
+    run_parser.add_argument("--data", type=Path, required=True)
+    run_parser.add_argument("--out", type=Path, required=True)
+    run_parser.add_argument("--seconds", type=float, default=480)
+    run_parser.add_argument("--only", nargs="*", default=list(CANDIDATES), choices=list(CANDIDATES))
+    one = commands.add_parser("train-one")
+    one.add_argument("name", choices=list(CANDIDATES))
+    one.add_argument("--data", type=Path, required=True)
+    commands.add_parser("warm-cache").add_argument("--data", type=Path, required=True)
+    commands.add_parser("collect").add_argument("runs", type=Path)
+    args = parser.parse_args()
+    if args.command == "pack":
+        pack(args.out)
+    elif args.command == "run":
+        run(args.data, args.out, args.seconds, args.only)
+    elif args.command == "collect":
+        collect(args.runs)
+    elif args.command == "train-one":
+        train_one(args.name, args.data, Path("runs") / "gpu-sweep")
+    else:
+        warm_cache(args.data)
+
+
+if __name__ == "__main__":
+    main()
