@@ -168,6 +168,25 @@ def test_findings_are_generated_from_the_log():
     assert "no arm" in experiment_log.findings("samplers", log.iloc[:0])
 
 
+def test_gpu_sweep_candidates_against_the_mean_of_its_base_runs():
+    def candidate(arm, seed, validation):
+        return {"budget": "gpu-sweep", "arm": arm, "change": f"profile cpu, {arm}", "parameters": 10, "steps": 100,
+                "seed": seed, "device": "cuda: H200", "validation_voice_gnsdr": validation[0],
+                "validation_accompaniment_gnsdr": validation[1]}
+
+    log = pd.DataFrame([candidate("gpu-base-s0", 0, (10.0, 10.2)), candidate("gpu-base-s1", 1, (10.2, 10.0)),
+                        candidate("gpu-wide-s0", 0, (9.6, 10.4)),
+                        {"budget": "recipe", "arm": "cpu", "validation_voice_gnsdr": 1.0}])
+    sweep = experiment_log.sweep_runs(log)
+    assert list(sweep["arm"]) == ["gpu-base-s0", "gpu-base-s1", "gpu-wide-s0"]
+    wide = sweep.iloc[2]
+    assert wide["voice_against_base"] == pytest.approx(-0.5) and wide["accompaniment_against_base"] == pytest.approx(0.3)
+    text = experiment_log.sweep_findings(sweep)
+    assert "seed 0, seed 1) reaches 10.10 / 10.10 dB" in text and "**-0.50 / +0.30 dB** against the base" in text
+    assert "gpu-base-s1`" not in text  # the base runs are the reference, not candidates
+    assert "No GPU sweep" in experiment_log.sweep_findings(sweep.iloc[:0])
+
+
 def test_recipe_runs_their_gains_and_the_training_time_points():
     """Notebook 07's "reaching the paper on a CPU": recipe runs in date order, each one's gain over the run
     before it, the verdict against the goal, and every candidate's figure against its training time."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .arms import DEFAULT_BUDGET, QUESTION_ARMS, RECIPE_BUDGET
+from .arms import DEFAULT_BUDGET, QUESTION_ARMS, RECIPE_BUDGET, SWEEP_BUDGET
 from .paths import OUTPUTS, RESULTS, atomic_path
 
 
@@ -233,4 +233,36 @@ def recipe_findings(runs: pd.DataFrame) -> str:
     lines += ["", f"The best run by validation, `{best['arm']}`: " + "; ".join(verdicts) + ". One run per row: a "
               "gain of a few tenths of a dB is a lead, not a result (reseeding moved the 1000-step arms by about "
               "1 dB; two trainings of Park's recipe at 5000 steps differ by about 0.3 dB, see the README)."]
+    return "\n".join(lines)
+
+
+def sweep_runs(log: pd.DataFrame) -> pd.DataFrame:
+    """The GPU sweep's candidates (budget "gpu-sweep", `scripts/gpu_sweep.py`): `cpu`-profile variants, each at the
+    steps that fit the same 2 CPU hours, trained side by side on a lent GPU and scored on the validation songs
+    only (best checkpoint); with each one's difference from the mean of the sweep's base runs ("gpu-base-s*")."""
+    runs = log[log["budget"] == SWEEP_BUDGET].sort_values("arm").reset_index(drop=True)
+    table = runs[["arm", "change", "parameters", "steps", "seed", "device"]].copy()
+    for source in ("voice", "accompaniment"):
+        table[f"validation_{source}_gnsdr"] = runs[f"validation_{source}_gnsdr"].astype(float)
+        base = table.loc[table["arm"].str.startswith("gpu-base"), f"validation_{source}_gnsdr"].mean()
+        table[f"{source}_against_base"] = table[f"validation_{source}_gnsdr"] - base
+    return table
+
+
+def sweep_findings(sweep: pd.DataFrame) -> str:
+    """The GPU sweep's reading as markdown, generated from `sweep_runs`."""
+    if not len(sweep):
+        return "*No GPU sweep is logged: `scripts/gpu_sweep.py` runs one where a GPU is lent.*"
+    is_base = sweep["arm"].str.startswith("gpu-base")
+    base = sweep[is_base]
+    lines = [f"**GPU sweep** (generated from `results/experiments.csv`; validation songs only, {len(sweep)} runs on "
+             f"{', '.join(sweep['device'].dropna().unique())}): the base (`cpu` profile, "
+             f"{', '.join(f'seed {int(s)}' for s in base['seed'])}) reaches "
+             f"{base['validation_voice_gnsdr'].mean():.2f} / {base['validation_accompaniment_gnsdr'].mean():.2f} dB.", ""]
+    for _, run in sweep[~is_base].iterrows():
+        lines.append(f"* `{run['arm']}` ({run['change']}): {run['validation_voice_gnsdr']:.2f} / "
+                     f"{run['validation_accompaniment_gnsdr']:.2f}, **{run['voice_against_base']:+.2f} / "
+                     f"{run['accompaniment_against_base']:+.2f} dB** against the base")
+    lines += ["", "One run per candidate, and the base's seed is not every candidate's: a difference of a few tenths "
+              "of a dB is within the seed spread; the training times are the GPU's, with the runs sharing it."]
     return "\n".join(lines)
