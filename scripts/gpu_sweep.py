@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 # name: (overrides of the cpu profile, steps). Costs per bf16 step of 8 windows on 2 Zen 4 cores (this
-# issue's notes): 24 +24, 2 stacks 0.47 s; 32 +32 0.67 s; 3 stacks 0.66 s; the direct head costs the same.
+# issue's notes): 24 +24, 2 stacks 0.47 s; 32 +32 0.67 s; 3 stacks 0.66 s; 16 +32 0.36 s; the direct head and
+# the remix share cost the same. Run on 2026-11-26: base-s1, direct-linear-s0, wide32-s0, stacks3-s0 (`--only`).
 BASE_STEPS = 12500
 VALIDATE_EVERY = 2500  # the validation songs are scored at these steps and at the last one
 CANDIDATES = {
@@ -39,6 +40,10 @@ CANDIDATES = {
     "wide32-s1": ({"channels": 32, "growth": 32, "seed": 1}, round(BASE_STEPS * 0.47 / 0.67)),
     "stacks3-s0": ({"stacks": 3, "seed": 0}, round(BASE_STEPS * 0.47 / 0.66)),
     "stacks3-s1": ({"stacks": 3, "seed": 1}, round(BASE_STEPS * 0.47 / 0.66)),
+    "narrow16-s0": ({"channels": 16, "growth": 32, "seed": 0}, round(BASE_STEPS * 0.47 / 0.36)),
+    "narrow16-s1": ({"channels": 16, "growth": 32, "seed": 1}, round(BASE_STEPS * 0.47 / 0.36)),
+    "remix75-s0": ({"remix": 0.75, "seed": 0}, BASE_STEPS),
+    "remix75-s1": ({"remix": 0.75, "seed": 1}, BASE_STEPS),
 }
 
 

@@ -221,3 +221,22 @@ def test_recipe_runs_their_gains_and_the_training_time_points():
     report = points[points["group"] == "report (GTX1060(6GB))"].iloc[0]
     assert report["hours"] == 3.0 and report["label"] == "4 stacks, 64 +64, 15000 steps" and report["clips"] == 825
     assert set(points["group"]) >= {"shsep recipe runs (CPU)", "shsep ablation arms, cpu-1000 (CPU)"}
+
+
+def test_gpu_sweep_candidates_are_valid_cpu_profile_variants_that_fit_its_budget():
+    """scripts/gpu_sweep.py: every candidate builds, and no step count exceeds what 2 CPU hours of the base buy."""
+    import importlib.util
+    from pathlib import Path
+
+    from shsep.models import build_model
+    from shsep.profiles import get_profile
+
+    path = Path(__file__).parents[1] / "scripts" / "gpu_sweep.py"
+    spec = importlib.util.spec_from_file_location("gpu_sweep", path)
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    for name, (overrides, steps) in sweep.CANDIDATES.items():
+        config = get_profile("cpu", steps=steps, checkpoint_every=sweep.VALIDATE_EVERY, **overrides)
+        build_model(config.model)
+        cheaper = config.model.channels < 24 and config.model.stacks == 2
+        assert steps <= sweep.BASE_STEPS or cheaper, name
