@@ -211,6 +211,17 @@ def test_recipe_runs_their_gains_and_the_training_time_points():
     assert "nan" not in text
     assert "the goal (11.0 / 10.4) is missed: voice by 0.90 dB, accompaniment by 0.80 dB" in text
     assert "No recipe run" in experiment_log.recipe_findings(runs.iloc[:0])
+    assert "opposite directions" not in text
+
+    # a later run is measured against the incumbent (best earlier validation), not the run just before it
+    longer = pd.DataFrame([recipe("longer", "2026-11-26 03:00", (9.0, 9.0), (10.5, 9.9), 7000.0)])
+    runs = experiment_log.recipe_runs(pd.concat([log, longer]))
+    assert list(runs["reference"].iloc[1:]) == ["park", "cpu", "wider"] and pd.isna(runs["reference"].iloc[0])
+    assert runs["validation_voice_gain"].iloc[3] == pytest.approx(-0.5)
+    text = experiment_log.recipe_findings(runs)
+    assert "against `wider`: validation -0.50 / -0.40, test +0.40 / +0.30 dB" in text
+    assert "opposite directions for `longer` against `wider` (validation -0.45, test +0.35 dB" in text
+    assert "The best run by validation, `wider`" in text
 
     report_log = pd.DataFrame({"gpu": ["GTX1060(6GB)", "RTX2070(8GB)"], "train_seconds": [10800.0, float("nan")],
                                "stacks": [4, 4], "channels": [64, 256], "growth": [64, 0],
