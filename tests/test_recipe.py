@@ -104,6 +104,27 @@ def test_precision_choice_leaves_the_model_untouched():
         pick_precision(model, x, "fp8", torch.device("cpu"))
 
 
+def test_precision_choice_is_not_decided_by_one_slow_pass():
+    """A pass slowed by other work on the machine (here: the first timed bf16 pass) must not flip the choice."""
+    import time as time_module
+
+    class Timed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(1))
+            self.bf16_passes = 0
+
+        def forward(self, x):
+            if torch.is_autocast_enabled("cpu"):
+                self.bf16_passes += 1
+                time_module.sleep(0.4 if self.bf16_passes == 4 else 0.01)  # a timed pass is disturbed
+            else:
+                time_module.sleep(0.05)
+            return [x * self.weight]
+
+    assert pick_precision(Timed(), torch.ones(2), "auto", torch.device("cpu")) == "bf16"
+
+
 def test_validation_keeps_the_best_checkpoint_and_the_run_is_logged(mir1k_root, tmp_path):
     from shsep.experiments import RECIPE_BUDGET, log_training_run
     from shsep.experiment_log import read_experiment_log

@@ -58,23 +58,26 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
 
 def pick_precision(model, batch: torch.Tensor, requested: str, device: torch.device, tries: int = 3) -> str:
     """The precision to train in. On CUDA, bf16 autocast. On CPU, "auto" times `tries` forward/backward
-    passes of the real model and batch in each and takes bf16 only when it is at least 1.15× faster:
-    CPUs with AVX-512-BF16 or AMX run it about 2× faster, others several times slower. Weights are untouched."""
+    passes of the real model and batch in each, alternated after a warm-up pass of each, and takes bf16 only
+    when its fastest pass is at least 1.15× faster than fp32's: CPUs with AVX-512-BF16 or AMX run it about 2×
+    faster, others several times slower. The fastest pass, not the total, so that other work on the machine
+    (an evaluation running beside it once made the total pick fp32) does not decide. Weights are untouched."""
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {requested!r}")
     if device.type == "cuda":
         return "bf16"
     if requested != "auto":
         return requested
-    seconds = {}
-    for precision in ("fp32", "bf16", "fp32", "bf16"):  # alternated; the first of each warms up
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            started = time.perf_counter()
-            for _ in range(tries):
+    passes = {"fp32": [], "bf16": []}
+    for round_ in range(tries + 1):  # round 0 warms up
+        for precision in passes:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                started = time.perf_counter()
                 sum(p.float().abs().mean() for p in model(batch)).backward()
-        seconds[precision] = time.perf_counter() - started
+            if round_:
+                passes[precision].append(time.perf_counter() - started)
     model.zero_grad(set_to_none=True)
-    return "bf16" if seconds["fp32"] >= 1.15 * seconds["bf16"] else "fp32"
+    return "bf16" if min(passes["fp32"]) >= 1.15 * min(passes["bf16"]) else "fp32"
 
 
 class WeightAverage:
