@@ -24,13 +24,17 @@ def test_every_command_builds_its_arguments():
         assert exit_.value.code == 0
 
 
+def _argument_choices(command: str) -> dict:
+    """{argument: its choices} of one subcommand, as its parser builds them."""
+    subcommand = cli.build_parser([command])._subparsers._group_actions[0].choices[command]
+    return {a.dest: a.choices for a in subcommand._actions if a.choices}
+
+
 def test_cli_choices_match_the_library():
     from shsep.masking import HIGH_BAND
     from shsep.separate import CHANNEL_MODES, Stems
 
-    parser = cli.build_parser(["separate"])
-    separate = parser._subparsers._group_actions[0].choices["separate"]
-    choices = {a.dest: a.choices for a in separate._actions if a.choices}
+    choices = _argument_choices("separate")
     assert list(choices["high_band"]) == list(HIGH_BAND)
     assert list(choices["channels"]) == list(CHANNEL_MODES)
     assert list(choices["stems"]) == list(reversed(Stems._fields))
@@ -40,9 +44,7 @@ def test_cli_network_choices_match_the_library():
     """--windowing, --precision and --post-filter are written out in the CLI (so that --help needs no torch)."""
     from shsep.separate import POST_FILTERS, PRECISIONS, WINDOWINGS
 
-    parser = cli.build_parser(["evaluate"])
-    evaluate = parser._subparsers._group_actions[0].choices["evaluate"]
-    choices = {a.dest: a.choices for a in evaluate._actions if a.choices}
+    choices = _argument_choices("evaluate")
     assert list(choices["windowing"]) == list(WINDOWINGS)
     assert list(choices["precision"]) == list(PRECISIONS)
     assert list(choices["post_filter"]) == list(POST_FILTERS)

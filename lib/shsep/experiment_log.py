@@ -254,12 +254,14 @@ def recipe_findings(runs: pd.DataFrame) -> str:
 def sweep_runs(log: pd.DataFrame) -> pd.DataFrame:
     """The GPU sweep's candidates (budget "gpu-sweep", `scripts/gpu_sweep.py`): `cpu`-profile variants, each at the
     steps that fit the same 2 CPU hours, trained side by side on a lent GPU and scored on the validation songs
-    only (best checkpoint); with each one's difference from the mean of the sweep's base runs ("gpu-base-s*")."""
+    only (best checkpoint); `base` marks the sweep's base runs ("gpu-base-s*"), and each run's difference from
+    their mean is given."""
     runs = log[log["budget"] == SWEEP_BUDGET].sort_values("arm").reset_index(drop=True)
     table = runs[["arm", "change", "parameters", "steps", "seed", "device"]].copy()
+    table["base"] = table["arm"].str.startswith("gpu-base")
     for source in ("voice", "accompaniment"):
         table[f"validation_{source}_gnsdr"] = runs[f"validation_{source}_gnsdr"].astype(float)
-        base = table.loc[table["arm"].str.startswith("gpu-base"), f"validation_{source}_gnsdr"].mean()
+        base = table.loc[table["base"], f"validation_{source}_gnsdr"].mean()
         table[f"{source}_against_base"] = table[f"validation_{source}_gnsdr"] - base
     return table
 
@@ -268,7 +270,7 @@ def sweep_findings(sweep: pd.DataFrame) -> str:
     """The GPU sweep's reading as markdown, generated from `sweep_runs`."""
     if not len(sweep):
         return "*No GPU sweep is logged: `scripts/gpu_sweep.py` runs one where a GPU is lent.*"
-    is_base = sweep["arm"].str.startswith("gpu-base")
+    is_base = sweep["base"].astype(bool)
     base = sweep[is_base]
     lines = [f"**GPU sweep** (generated from `results/experiments.csv`; validation songs only, {len(sweep)} runs on "
              f"{', '.join(sweep['device'].dropna().unique())}): the base (`cpu` profile, "
