@@ -125,3 +125,41 @@ def test_the_front_end_is_part_of_the_config_and_the_checkpoint(mir1k_root, tmp_
     save_atomic(old, tmp_path / "old.pt")
     assert Separator.from_checkpoint(tmp_path / "old.pt", device="cpu").front_end == PARK
     assert Separator.from_checkpoint(SHIPPED_MODEL, device="cpu").front_end == PARK
+
+
+def test_init_trials_continue_the_trial_with_the_lowest_loss(mir1k_root, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from shsep.train import trial_loss
+
+    config = replace(get_profile("smoke"), steps=8, checkpoint_every=2, init_trials=3, trial_steps=4)
+    # interrupted inside the screening, then resumed: every trial is picked up where it stopped
+    assert train(config, tmp_path / "run", mir1k_root, progress=False, stop_after=2) == tmp_path / "run" / "trials"
+    with pytest.raises(ValueError, match="already holds a training run"):
+        train(config, tmp_path / "run", mir1k_root, progress=False)
+    train(config, tmp_path / "run", mir1k_root, resume=True, progress=False)
+
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert list(trials["init_seed"]) == [0, 1, 2] and trials["chosen"].sum() == 1
+    for row in trials.itertuples():
+        assert row.loss == pytest.approx(trial_loss(read_training_log(tmp_path / "run" / "trials" / f"init{row.init_seed}"), 4),
+                                         rel=1e-5)
+    chosen = int(trials.loc[trials["loss"].idxmin(), "init_seed"])
+    assert trials.loc[trials["chosen"], "init_seed"].item() == chosen
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["initial_weights_seed"] == chosen
+    assert not list((tmp_path / "run" / "trials").glob("*/checkpoint.pt"))  # the run's checkpoint holds the winner
+
+    # the run is the chosen initial weights trained straight through (the trials see the same windows)
+    plain = replace(config, init_trials=1, trial_steps=0, init_seed=chosen)
+    train(plain, tmp_path / "plain", mir1k_root, progress=False)
+    screened = read_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    straight = read_checkpoint(tmp_path / "plain" / "checkpoint.pt")
+    assert screened["step"] == straight["step"] == 8
+    for key, value in straight["model"].items():
+        torch.testing.assert_close(screened["model"][key], value, rtol=0, atol=0, msg=key)
+    log = read_training_log(tmp_path / "run")
+    assert list(log["step"]) == list(range(1, 9))
+    others = trials.loc[~trials["chosen"], "seconds"].sum()
+    assert log["seconds"].iloc[0] > others and log["seconds"].is_monotonic_increasing  # the trials' time counts

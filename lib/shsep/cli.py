@@ -19,7 +19,11 @@ def _add_train(p):
     p.add_argument("--steps", type=int)
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--target", choices=list(TARGETS))
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="seed of the training windows' order and remixes (and of the initial "
+                   "weights, unless --init-seed)")
+    p.add_argument("--init-seed", type=int, help="seed of the initial weights alone (default: --seed)")
+    p.add_argument("--init-trials", type=int, help="initial weights to try for the profile's trial steps before "
+                   "continuing the one with the lowest training loss (1: no trials)")
     p.add_argument("--channels", type=int, help="the network's width at full resolution (the profile's by default)")
     p.add_argument("--growth", type=int, help="channels added per pooling")
     p.add_argument("--stacks", type=int, help="number of stacked hourglasses")
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-TRAIN_OVERRIDES = ("steps", "sampler", "target", "seed", "channels", "growth", "stacks")
+TRAIN_OVERRIDES = ("steps", "sampler", "target", "seed", "init_seed", "init_trials", "channels", "growth", "stacks")
 
 
 def _train(args) -> int:

@@ -37,11 +37,11 @@ def append_row(row: dict, path: str | os.PathLike = RESULTS_LOG) -> pd.DataFrame
     log = read_experiment_log(path)
     log = log[~((log["budget"] == row["budget"]) & (log["arm"] == row["arm"]))]
     log = pd.concat([log, pd.DataFrame([row])], ignore_index=True) if len(log) else pd.DataFrame([row])
-    for column in ("clips_scored", "validation_clips", "best_step", "train_clips"):  # counts stay counts beside gaps
+    for column in ("clips_scored", "validation_clips", "best_step", "train_clips", "init_seed", "init_trials"):  # counts stay counts beside gaps
         if column in log and pd.api.types.is_numeric_dtype(log[column]):
             log[column] = log[column].astype("Int64")
     path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix, write in ((".csv", lambda p: log.to_csv(p, index=False, float_format="%.4f")),
+    for suffix, write in ((".csv", lambda p: log.to_csv(p, index=False, float_format="%.6g")),
                           (".xlsx", lambda p: log.to_excel(p, index=False, sheet_name="experiments"))):
         with atomic_path(path.with_suffix(suffix)) as temporary:
             write(temporary)
@@ -256,7 +256,7 @@ def sweep_runs(log: pd.DataFrame) -> pd.DataFrame:
     steps that fit the same 2 CPU hours, trained side by side on a lent GPU and scored on the validation songs
     only (best checkpoint); `base` marks the sweep's base runs ("gpu-base-s*"), and each run's difference from
     their mean is given."""
-    runs = log[log["budget"] == SWEEP_BUDGET].sort_values("arm").reset_index(drop=True)
+    runs = log[(log["budget"] == SWEEP_BUDGET) & ~_is_seed_study(log)].sort_values("arm").reset_index(drop=True)
     table = runs[["arm", "change", "parameters", "steps", "seed", "device"]].copy()
     table["base"] = table["arm"].str.startswith("gpu-base")
     for source in ("voice", "accompaniment"):
@@ -282,4 +282,52 @@ def sweep_findings(sweep: pd.DataFrame) -> str:
                      f"{run['accompaniment_against_base']:+.2f} dB** against the base")
     lines += ["", "One run per candidate, and the base's seed is not every candidate's: a difference of a few tenths "
               "of a dB is within the seed spread; the training times are the GPU's, with the runs sharing it."]
+    return "\n".join(lines)
+
+
+def _is_seed_study(log: pd.DataFrame) -> pd.Series:
+    return (log["budget"] == SWEEP_BUDGET) & log["arm"].str.match(r"gpu-(init|data)\d")
+
+
+def seed_runs(log: pd.DataFrame) -> pd.DataFrame:
+    """The GPU sweep's seed study (arms "gpu-init<k>", "gpu-data<k>"): the `cpu` recipe with the seed of the
+    initial weights and the seed of the training windows varied apart, each run's best validation figure and its
+    training loss over steps 501-1000 (what the `cpu` profile's screening of initial weights compares)."""
+    runs = log[_is_seed_study(log)].sort_values("arm").reset_index(drop=True)
+    table = runs[["arm", "init_seed", "seed", "steps", "loss_501_1000"]].rename(columns={"seed": "data_seed"})
+    table = table.astype({"init_seed": "Int64", "data_seed": "Int64", "steps": "Int64"})
+    for source in ("voice", "accompaniment"):
+        table[f"validation_{source}_gnsdr"] = runs[f"validation_{source}_gnsdr"].astype(float)
+    table["validation_mean_gnsdr"] = (table["validation_voice_gnsdr"] + table["validation_accompaniment_gnsdr"]) / 2
+    return table
+
+
+def seed_findings(seeds: pd.DataFrame) -> str:
+    """What the seed study says, generated from `seed_runs`: how far the initial weights alone move validation,
+    whether the early training loss ranks them as validation does, and what choosing by it would have gained."""
+    same_windows = seeds[seeds["data_seed"] == 0].sort_values("init_seed")
+    if len(same_windows) < 2:
+        return "*No seed study is logged: `scripts/gpu_sweep.py run --only init0 init1 init2 init3 data1` runs one.*"
+    mean = same_windows["validation_mean_gnsdr"]
+    by_loss = same_windows.sort_values("loss_501_1000")["init_seed"].astype(int).tolist()
+    by_validation = same_windows.sort_values("validation_mean_gnsdr", ascending=False)["init_seed"].astype(int).tolist()
+    rank_correlation = same_windows["loss_501_1000"].rank().corr(-mean.rank(), method="pearson")
+    chosen = same_windows.loc[same_windows["loss_501_1000"].idxmin()]
+    lines = [f"**Seed study** (generated from `results/experiments.csv`; validation songs only). {len(same_windows)} "
+             f"initial weights on the same training windows (data seed 0), {int(same_windows['steps'].iloc[0])} steps "
+             f"each: validation mean GNSDR {mean.min():.2f} to {mean.max():.2f} dB, a spread of "
+             f"**{mean.max() - mean.min():.2f} dB** from the initial weights alone.", "",
+             f"* Ranked by training loss over steps 501-1000 (lowest first): init {', '.join(map(str, by_loss))}; "
+             f"by validation (best first): init {', '.join(map(str, by_validation))}; rank correlation "
+             f"{rank_correlation:.2f}.",
+             f"* Continuing the lowest loss (init {int(chosen['init_seed'])}) gives {chosen['validation_mean_gnsdr']:.2f} "
+             f"dB, **{chosen['validation_mean_gnsdr'] - mean.mean():+.2f} dB** against the mean of the "
+             f"{len(same_windows)} and {chosen['validation_mean_gnsdr'] - mean.max():+.2f} against the best."]
+    for _, run in seeds[(seeds["data_seed"] != 0) & (seeds["init_seed"] == 0)].iterrows():
+        base = same_windows.loc[same_windows["init_seed"] == 0, "validation_mean_gnsdr"]
+        if len(base):
+            lines.append(f"* The windows alone (init 0, data seed {int(run['data_seed'])}) move it by "
+                         f"{run['validation_mean_gnsdr'] - base.iloc[0]:+.2f} dB: the screening does not reach that part.")
+    lines += ["", f"{len(same_windows)} runs are few: the ranking is a lead that the `cpu` profile's screening rests on, "
+              "and its own trials (its `trials.csv`) are the next check."]
     return "\n".join(lines)

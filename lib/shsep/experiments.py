@@ -38,6 +38,7 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
     from .evaluate import evaluate
     from .metrics import summarise
     from .models import build_model, count_parameters
+    from .profiles import initial_weights_seed
     from .train import CHECKPOINT_NAME, pick_device, read_training_log, train
 
     arm = ARMS_BY_NAME[arm] if isinstance(arm, str) else arm
@@ -54,7 +55,7 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
         run_dir.mkdir(parents=True, exist_ok=True)
         probes_path.parent.mkdir(parents=True, exist_ok=True)
         probes_path.unlink(missing_ok=True)
-        torch.manual_seed(config.seed)  # the same initial weights train() starts from
+        torch.manual_seed(initial_weights_seed(config))  # the same initial weights train() starts from
         probe(0, build_model(config.model))
     device = pick_device(device)
     train(config, run_dir, data_root, resume=True, device=str(device), progress=progress, on_checkpoint=probe)
@@ -102,8 +103,9 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
     from .evaluate import evaluate
     from .metrics import summarise
     from .models import build_model, count_parameters
-    from .profiles import TrainConfig
-    from .train import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, RUN_INFO_NAME, read_training_log, read_validation_log
+    from .profiles import TrainConfig, initial_weights_seed
+    from .train import (BEST_NAME, CHECKPOINT_NAME, LOG_NAME, RUN_INFO_NAME, read_training_log, read_validation_log,
+                        trial_loss)
 
     run_dir = Path(run_dir)
     config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
@@ -116,11 +118,14 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         "budget": budget, "arm": arm or run_dir.name, "question": "recipe", "change": change,
         "architecture": model.architecture, "channels": model.channels, "growth": model.growth,
         "stacks": model.stacks, "depth": model.depth, "head": model.head or "default", "target": config.target,
-        "sampler": config.sampler, "seed": config.seed, "steps": int(train_log["step"].iloc[-1]),
+        "sampler": config.sampler, "seed": config.seed,
+        "init_seed": int(info.get("initial_weights_seed", initial_weights_seed(config))),
+        "init_trials": config.init_trials, "steps": int(train_log["step"].iloc[-1]),
         "batch_size": config.batch_size, "learning_rate": config.learning_rate, "schedule": config.schedule,
         "remix": config.remix, "ema_decay": config.ema_decay, "precision": info.get("precision", config.precision),
         "train_clips": info.get("training_clips"), "parameters": count_parameters(build_model(model)),
         "final_loss": float(train_log["loss"].tail(50).mean()),
+        "loss_501_1000": trial_loss(train_log, 1000),  # what the cpu profile's screening compares
         "train_seconds": round(float(train_log["seconds"].iloc[-1]), 1), "device": info.get("machine"),
         "validation_clips": len(info.get("validation_clips", [])),
         "best_step": int(best["step"]) if best is not None else int(train_log["step"].iloc[-1]),

@@ -35,7 +35,10 @@ class TrainConfig:
     learning_rate: float = 1e-4
     decay_step: int = 12000
     decay_factor: float = 0.2
-    seed: int = 0
+    seed: int = 0  # the order and remixes of the training windows (and the initial weights, unless init_seed)
+    init_seed: int | None = None  # the initial weights' seed; None: seed
+    init_trials: int = 1  # > 1: start this many initial weights (seeds init_seed, +1, ...) on the same windows,
+    trial_steps: int = 0  # train each this many steps, and continue the one with the lowest training loss
     max_train_clips: int | None = None  # None: all training clips
     checkpoint_every: int = 500
     # The 2-hour CPU recipe's levers (defaults: off, Park's recipe)
@@ -70,7 +73,7 @@ PROFILES: dict[str, TrainConfig] = {
     "cpu": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24),
                        steps=10000, batch_size=8, learning_rate=1e-3, schedule="cosine", warmup_steps=500,
                        remix=0.5, validation_songs=VALIDATION_SONGS, ema_decay=0.999, precision="auto",
-                       checkpoint_every=1000),
+                       checkpoint_every=1000, init_trials=4, trial_steps=1000),
     "cpu-park-recipe": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24),
                                    steps=5000, learning_rate=1e-3, decay_step=4000),
     "ablation": TrainConfig(model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16),
@@ -78,6 +81,11 @@ PROFILES: dict[str, TrainConfig] = {
     "paper": TrainConfig(model=ModelConfig("park", channels=256, stacks=4, depth=4, growth=0)),
     "paper-growing": TrainConfig(model=ModelConfig("report", channels=64, stacks=4, depth=4, growth=64)),
 }
+
+
+def initial_weights_seed(config: TrainConfig) -> int:
+    """The seed the initial weights are drawn with (init_seed, else seed)."""
+    return config.seed if config.init_seed is None else config.init_seed
 
 
 def get_profile(name: str, **overrides) -> TrainConfig:

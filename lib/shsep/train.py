@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -25,7 +26,7 @@ from .dataset import TrainingBatches
 from .models import build_model, count_parameters
 from .paths import atomic_path
 from .separate import PRECISIONS
-from .profiles import TrainConfig
+from .profiles import TrainConfig, initial_weights_seed
 from .targets import num_outputs, stack_losses
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -33,6 +34,8 @@ BEST_NAME = "best.pt"  # the checkpoint with the best validation figure (runs wi
 LOG_NAME = "log.csv"
 VALIDATION_LOG_NAME = "validation.csv"
 RUN_INFO_NAME = "run.json"
+TRIALS_DIR = "trials"  # with init_trials > 1: one run folder per initial weights tried
+TRIALS_NAME = "trials.csv"  # their losses, and which one the run continued
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -110,13 +113,18 @@ def _distributed() -> tuple[int, int]:
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resume: bool = False,
           device: str | None = None, progress: bool = True, stop_after: int | None = None,
-          on_checkpoint=None) -> Path:
+          on_checkpoint=None, validate: bool = True) -> Path:
     """Train `config`, writing ``checkpoint.pt`` (latest, atomic), ``log.csv`` and ``config.json`` to out_dir.
 
     resume=True continues from out_dir's checkpoint. stop_after ends the run after that many steps
     in total (to simulate an interruption). on_checkpoint(step, model), if given, is called on the
     main process after every checkpoint (e.g. to record activations). Returns the checkpoint path.
-    The log's ``seconds`` column is training time summed over resumes.
+    The log's ``seconds`` column is training time summed over resumes (and over the trials of init_trials).
+    validate=False skips scoring the validation songs at checkpoints (they are still held out).
+
+    With config.init_trials > 1, a fresh run first trains that many initial weights for config.trial_steps
+    steps each, as runs of their own under out_dir/trials/ (on the same windows, so that their losses
+    compare), and continues the one with the lowest training loss over the second half of those steps.
     """
     if config.model.outputs != num_outputs(config.target):
         raise ValueError(f"target {config.target!r} needs {num_outputs(config.target)} outputs, "
@@ -133,7 +141,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     data = TrainingBatches(clips, config.front_end, config.sampler, config.seed, config.remix, config.remix_gains,
                            progress=progress and main_process)
 
-    torch.manual_seed(config.seed)
+    torch.manual_seed(initial_weights_seed(config))
     model = build_model(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
@@ -143,19 +151,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         if TrainConfig.from_dict(payload["config"]) != config:
             raise ValueError(f"{checkpoint_path} was trained with another configuration; "
                              "use a new --out folder or the same profile and options")
-        model.load_state_dict(payload.get("training_model", payload["model"]))
-        if average is not None:
-            average.model.load_state_dict(payload["model"])
-            average.updates = int(payload["step"])
-        optimizer.load_state_dict(payload["optimizer"])
-        step = int(payload["step"])
-        torch.set_rng_state(payload["rng_state"])
-    elif checkpoint_path.is_file():
-        raise ValueError(f"{out_dir} already holds a training run ({CHECKPOINT_NAME}); "
+        step = _load_training_state(payload, model, average, optimizer)
+    elif checkpoint_path.is_file() or (out_dir / TRIALS_DIR).is_dir() and not resume:
+        raise ValueError(f"{out_dir} already holds a training run ({CHECKPOINT_NAME} or {TRIALS_DIR}/); "
                          "pass resume=True (--resume) to continue it, or choose another output folder")
     elif main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name in (LOG_NAME, VALIDATION_LOG_NAME, BEST_NAME):
+        for name in (LOG_NAME, VALIDATION_LOG_NAME, BEST_NAME, TRIALS_NAME):
             (out_dir / name).unlink(missing_ok=True)
     last_step = config.steps if stop_after is None else min(config.steps, stop_after)
     if step >= last_step:  # a finished run resumed (e.g. `--resume --test`): nothing to train or to rewrite
@@ -184,9 +186,28 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         dist.broadcast_object_list(choice, src=0)
         precision = choice[0]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    chosen_seed = initial_weights_seed(config)
+    if step == 0 and config.init_trials > 1:
+        if last_step < config.trial_steps:  # stopped inside the screening (a simulated interruption)
+            _screen_initial_weights(config, out_dir, data_root, device, precision, progress, world, last_step)
+            return out_dir / TRIALS_DIR
+        chosen_seed = _screen_initial_weights(config, out_dir, data_root, device, precision, progress, world)
+        trial_dir = out_dir / TRIALS_DIR / f"init{chosen_seed}"
+        step = _load_training_state(read_checkpoint(trial_dir / CHECKPOINT_NAME), model, average, optimizer)
+        if world > 1:
+            dist.barrier()  # every process has read the chosen trial before it is removed
+        if main_process:
+            _save(checkpoint_path, average.model if average is not None else model, optimizer, step, config,
+                  training_model=model if average is not None else None)
+            _adopt_trial_log(out_dir, trial_dir)
+            for trial_checkpoint in (out_dir / TRIALS_DIR).glob(f"*/{CHECKPOINT_NAME}"):
+                trial_checkpoint.unlink()  # the run's own checkpoint now holds the winner
+    elif step and config.init_trials > 1 and (out_dir / TRIALS_NAME).is_file():
+        chosen_seed = _read_trials(out_dir).query("chosen")["init_seed"].iloc[0]
     if main_process:
-        _write_run_info(out_dir, precision, device, clips, validation_clips)
-    validation = _Validation(out_dir, validation_clips, config, step) if validation_clips and main_process else None
+        _write_run_info(out_dir, precision, device, clips, validation_clips, int(chosen_seed))
+    validation = (_Validation(out_dir, validation_clips, config, step) if validation_clips and main_process and validate
+                  else None)
 
     log = _Log(out_dir / LOG_NAME, config.model.stacks, step) if main_process else None
     bar = None
@@ -236,11 +257,79 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     return checkpoint_path
 
 
-def _write_run_info(out_dir: Path, precision: str, device, clips, validation_clips) -> None:
+def _load_training_state(payload: dict, model, average, optimizer) -> int:
+    """Load a checkpoint's weights, weight average, optimizer and RNG state; return its step."""
+    model.load_state_dict(payload.get("training_model", payload["model"]))
+    if average is not None:
+        average.model.load_state_dict(payload["model"])
+        average.updates = int(payload["step"])
+    optimizer.load_state_dict(payload["optimizer"])
+    torch.set_rng_state(payload["rng_state"])
+    return int(payload["step"])
+
+
+def trial_loss(log, trial_steps: int) -> float:
+    """A trial's score: the mean training loss of a run's log over the second half of its first trial_steps steps
+    (lower is better)."""
+    window = (log["step"] > trial_steps // 2) & (log["step"] <= trial_steps)
+    return float(log.loc[window, "loss"].mean())
+
+
+def _screen_initial_weights(config: TrainConfig, out_dir: Path, data_root, device, precision: str,
+                            progress: bool, world: int, stop_after: int | None = None) -> int | None:
+    """Train config.init_trials initial weights (seeds init_seed, init_seed + 1, ...) for config.trial_steps
+    steps each, each a resumable run under out_dir/trials/init<seed>; write trials.csv; return the seed whose
+    training loss over the second half of the trial is lowest. Every trial sees the same windows.
+    stop_after < trial_steps stops every trial there and chooses nothing (None)."""
+    import pandas as pd
+
+    first = initial_weights_seed(config)
+    seeds = [first + k for k in range(config.init_trials)]
+    for seed in seeds:
+        trial = replace(config, init_seed=seed, init_trials=1, trial_steps=0, precision=precision)
+        train(trial, out_dir / TRIALS_DIR / f"init{seed}", data_root, resume=True, device=str(device),
+              progress=progress, stop_after=min(config.trial_steps, stop_after or config.trial_steps), validate=False)
+    if stop_after is not None and stop_after < config.trial_steps:
+        return None
+    chosen = [None]
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        dist.broadcast_object_list(chosen, src=0)
+        return chosen[0]
+    logs = {seed: read_training_log(out_dir / TRIALS_DIR / f"init{seed}") for seed in seeds}
+    table = pd.DataFrame({"init_seed": seeds,
+                          "loss": [trial_loss(logs[s], config.trial_steps) for s in seeds],
+                          "seconds": [float(logs[s]["seconds"].iloc[-1]) for s in seeds]})
+    table["chosen"] = table["loss"] == table["loss"].min()
+    chosen[0] = int(table.loc[table["chosen"], "init_seed"].iloc[0])
+    with atomic_path(out_dir / TRIALS_NAME) as temporary:
+        table.to_csv(temporary, index=False, float_format="%.6g")
+    if world > 1:
+        dist.broadcast_object_list(chosen, src=0)
+    return chosen[0]
+
+
+def _read_trials(out_dir: Path):
+    import pandas as pd
+
+    return pd.read_csv(Path(out_dir) / TRIALS_NAME)
+
+
+def _adopt_trial_log(out_dir: Path, trial_dir: Path) -> None:
+    """The run's log starts as the chosen trial's, its seconds counting the other trials' training time too."""
+    trials = _read_trials(out_dir)
+    others = float(trials.loc[~trials["chosen"], "seconds"].sum())
+    log = read_training_log(trial_dir)
+    log["seconds"] = (log["seconds"] + others).round(3)
+    with atomic_path(out_dir / LOG_NAME) as temporary:
+        log.to_csv(temporary, index=False)
+
+
+def _write_run_info(out_dir: Path, precision: str, device, clips, validation_clips, init_seed: int) -> None:
     from .machine import describe_machine
 
     info = {"precision": precision, "device": str(device), "machine": describe_machine(device), "torch": torch.__version__,
-            "training_clips": len(clips), "validation_clips": [c.id for c in validation_clips]}
+            "training_clips": len(clips), "validation_clips": [c.id for c in validation_clips],
+            "initial_weights_seed": init_seed}
     (out_dir / RUN_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n")
 
 
