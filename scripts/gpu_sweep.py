@@ -96,7 +96,8 @@ def train_one(name: str, data: Path, runs: Path) -> None:
 
     _accept_prepared_rate()
     overrides, steps = CANDIDATES[name]
-    config = get_profile("cpu", steps=steps, checkpoint_every=VALIDATE_EVERY, **overrides)
+    # one initial weights per run: the sweep compares levers (and seeds) themselves, not the profile's screening
+    config = get_profile("cpu", steps=steps, checkpoint_every=VALIDATE_EVERY, **({"init_trials": 1} | overrides))
     train(config, runs / name, data_root=data, progress=False)
 
 

@@ -187,6 +187,30 @@ def test_gpu_sweep_candidates_against_the_mean_of_its_base_runs():
     assert "No GPU sweep" in experiment_log.sweep_findings(sweep.iloc[:0])
 
 
+def test_seed_study_ranks_initial_weights_by_early_loss_against_validation():
+    def run(arm, init_seed, data_seed, loss, validation):
+        return {"budget": "gpu-sweep", "arm": arm, "change": arm, "parameters": 10, "device": "cuda: H200",
+                "seed": data_seed, "init_seed": init_seed, "steps": 100,
+                "loss_501_1000": loss, "validation_voice_gnsdr": validation, "validation_accompaniment_gnsdr": validation}
+
+    log = pd.DataFrame([run("gpu-init0", 0, 0, 0.012, 9.0), run("gpu-init1", 1, 0, 0.010, 9.6),
+                        run("gpu-init2", 2, 0, 0.011, 8.8), run("gpu-data1", 0, 1, 0.013, 9.5),
+                        run("gpu-base-s1", 1, 1, 0.009, 10.0),
+                        {"budget": "recipe", "arm": "cpu-screened", "init_seed": 1, "device": "cpu: EPYC",
+                         "init_trial_losses": "0:0.0121 1:0.0101 2:0.0112"}])
+    seeds = experiment_log.seed_runs(log)
+    assert list(seeds["arm"]) == ["gpu-data1", "gpu-init0", "gpu-init1", "gpu-init2"]
+    assert "gpu-init0" not in set(experiment_log.sweep_runs(log)["arm"])  # not a lever of the sweep
+    text = experiment_log.seed_findings(seeds, log)
+    assert "8.80 to 9.60 dB, a spread of **0.80 dB**" in text
+    assert "(lowest first): init 1, 2, 0" in text and "(best first): init 1, 0, 2" in text
+    assert "rank correlation 0.50" in text
+    assert "(init 1) gives 9.60 dB, **+0.47 dB** against the mean" in text
+    assert "init 0, data seed 1) move it by +0.50 dB" in text
+    assert "`cpu-screened` screened 3 initial weights" in text and "and continued init 1" in text
+    assert "No seed study" in experiment_log.seed_findings(seeds.iloc[:0])
+
+
 def test_recipe_runs_their_gains_and_the_training_time_points():
     """Notebook 07's "reaching the paper on a CPU": recipe runs in date order, each one's gain over the run
     before it, the verdict against the goal, and every candidate's figure against its training time."""

@@ -302,9 +302,10 @@ def seed_runs(log: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def seed_findings(seeds: pd.DataFrame) -> str:
+def seed_findings(seeds: pd.DataFrame, log: pd.DataFrame | None = None) -> str:
     """What the seed study says, generated from `seed_runs`: how far the initial weights alone move validation,
-    whether the early training loss ranks them as validation does, and what choosing by it would have gained."""
+    whether the early training loss ranks them as validation does, and what choosing by it would have gained;
+    with the whole log, also which initial weights each screened recipe run (column init_trial_losses) chose."""
     same_windows = seeds[seeds["data_seed"] == 0].sort_values("init_seed")
     if len(same_windows) < 2:
         return "*No seed study is logged: `scripts/gpu_sweep.py run --only init0 init1 init2 init3 data1` runs one.*"
@@ -328,6 +329,13 @@ def seed_findings(seeds: pd.DataFrame) -> str:
         if len(base):
             lines.append(f"* The windows alone (init 0, data seed {int(run['data_seed'])}) move it by "
                          f"{run['validation_mean_gnsdr'] - base.iloc[0]:+.2f} dB: the screening does not reach that part.")
+    screened = log[(log["budget"] == RECIPE_BUDGET) & log["init_trial_losses"].notna()] \
+        if log is not None and "init_trial_losses" in log else pd.DataFrame()
+    for _, run in screened.iterrows():
+        trials = dict(item.split(":") for item in run["init_trial_losses"].split())
+        lines.append(f"* `{run['arm']}` screened {len(trials)} initial weights on {run['device']} "
+                     f"(loss over steps 501-1000: {', '.join(f'init {k} {float(v):.5f}' for k, v in trials.items())}) "
+                     f"and continued init {int(run['init_seed'])}.")
     lines += ["", f"{len(same_windows)} runs are few: the ranking is a lead that the `cpu` profile's screening rests on, "
-              "and its own trials (its `trials.csv`) are the next check."]
+              "not a law."]
     return "\n".join(lines)

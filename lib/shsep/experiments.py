@@ -104,8 +104,8 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
     from .metrics import summarise
     from .models import build_model, count_parameters
     from .profiles import TrainConfig, initial_weights_seed
-    from .train import (BEST_NAME, CHECKPOINT_NAME, LOG_NAME, RUN_INFO_NAME, read_training_log, read_validation_log,
-                        trial_loss)
+    from .train import (BEST_NAME, CHECKPOINT_NAME, LOG_NAME, RUN_INFO_NAME, TRIALS_NAME, read_training_log,
+                        read_validation_log, trial_loss)
 
     run_dir = Path(run_dir)
     config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
@@ -132,6 +132,9 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         "validation_voice_gnsdr": float(best["voice_gnsdr"]) if best is not None else None,
         "validation_accompaniment_gnsdr": float(best["accompaniment_gnsdr"]) if best is not None else None,
     }
+    if (run_dir / TRIALS_NAME).is_file():  # the initial weights it screened: "seed:loss" each
+        trials = pd.read_csv(run_dir / TRIALS_NAME)
+        row["init_trial_losses"] = " ".join(f"{int(t.init_seed)}:{t.loss:.5g}" for t in trials.itertuples())
     if test:
         started = time.time()
         evaluation = evaluate(checkpoint, "test", data_root, workers=workers, progress=progress)
