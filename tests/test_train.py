@@ -80,13 +80,15 @@ def test_checkpoints_refuse_code_execution(tmp_path):
 
 
 def test_torchrun_two_cpu_processes(mir1k_root, tmp_path):
-    # the cpu recipe's levers (remixing, validation songs, EMA, cosine, precision probe) under torchrun
+    # the cpu recipe's levers (remixing, validation songs, EMA, cosine, precision probe, screening of initial
+    # weights) under torchrun
     script = (
         "from dataclasses import replace\n"
         "from shsep.profiles import get_profile\n"
         "from shsep.train import train\n"
         f"train(replace(get_profile('smoke'), steps=3, checkpoint_every=3, remix=0.5, validation_songs=('abjones_1',),"
-        f" ema_decay=0.9, schedule='cosine', warmup_steps=1, precision='auto'), r'{tmp_path}', r'{mir1k_root}',"
+        f" ema_decay=0.9, schedule='cosine', warmup_steps=1, precision='auto', init_trials=2, trial_steps=2),"
+        f" r'{tmp_path}', r'{mir1k_root}',"
         " progress=False, device='cpu')\n"
     )
     (tmp_path / "run.py").write_text(script)
@@ -97,6 +99,7 @@ def test_torchrun_two_cpu_processes(mir1k_root, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 3
     assert (tmp_path / "best.pt").is_file() and (tmp_path / "validation.csv").is_file()
+    assert (tmp_path / "trials.csv").is_file() and not list((tmp_path / "trials").glob("*/checkpoint.pt"))
 
 
 def test_the_front_end_is_part_of_the_config_and_the_checkpoint(mir1k_root, tmp_path):
