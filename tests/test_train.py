@@ -166,3 +166,12 @@ def test_init_trials_continue_the_trial_with_the_lowest_loss(mir1k_root, tmp_pat
     assert list(log["step"]) == list(range(1, 9))
     others = trials.loc[~trials["chosen"], "seconds"].sum()
     assert log["seconds"].iloc[0] > others and log["seconds"].is_monotonic_increasing  # the trials' time counts
+
+    from shsep import plots
+    from shsep.train import read_trial_logs, read_trials
+
+    logs = read_trial_logs(tmp_path / "run")
+    assert sorted(logs) == [0, 1, 2] and all(list(trial_log["step"]) == [1, 2, 3, 4] for trial_log in logs.values())
+    figure = plots.trial_losses(logs, read_trials(tmp_path / "run"), 4)
+    assert [line.get_linewidth() for line in figure.axes[0].lines].count(2.5) == 1  # the chosen trial stands out
+    assert read_trials(tmp_path / "plain") is None and read_trial_logs(tmp_path / "plain") == {}

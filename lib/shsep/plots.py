@@ -44,6 +44,22 @@ def loss_curves(log, smooth: int = 50):
     return fig
 
 
+def trial_losses(logs: dict, trials, trial_steps: int, smooth: int = 50):
+    """The screening of initial weights: each trial's training loss (moving average), the chosen one bold, and
+    the steps whose mean loss chose it shaded (train.read_trial_logs, train.read_trials)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    chosen = int(trials.loc[trials["chosen"], "init_seed"].iloc[0])
+    for seed, log in logs.items():
+        loss = trials.loc[trials["init_seed"] == seed, "loss"].iloc[0]
+        ax.plot(log["step"], log["loss"].rolling(smooth, min_periods=1).mean(), lw=2.5 if seed == chosen else 1,
+                label=f"init {seed}: {loss * 1e3:.2f}e-3" + (" (continued)" if seed == chosen else ""))
+    ax.axvspan(trial_steps // 2, trial_steps, color="0.9", zorder=0, label="the steps that choose")
+    ax.set(xlabel="step", ylabel="L1 loss (normalised magnitude)", yscale="log",
+           title="screening the initial weights: the same windows, the lowest loss continues")
+    ax.legend()
+    return fig
+
+
 def validation_curve(validation):
     """GNSDR on the validation songs at every checkpoint (train.read_validation_log); the best one is marked."""
     fig, ax = plt.subplots(figsize=(8, 3.5))

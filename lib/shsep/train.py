@@ -203,7 +203,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
             for trial_checkpoint in (out_dir / TRIALS_DIR).glob(f"*/{CHECKPOINT_NAME}"):
                 trial_checkpoint.unlink()  # the run's own checkpoint now holds the winner
     elif step and config.init_trials > 1 and (out_dir / TRIALS_NAME).is_file():
-        chosen_seed = _read_trials(out_dir).query("chosen")["init_seed"].iloc[0]
+        chosen_seed = read_trials(out_dir).query("chosen")["init_seed"].iloc[0]
     if main_process:
         _write_run_info(out_dir, precision, device, clips, validation_clips, int(chosen_seed))
     validation = (_Validation(out_dir, validation_clips, config, step) if validation_clips and main_process and validate
@@ -308,15 +308,24 @@ def _screen_initial_weights(config: TrainConfig, out_dir: Path, data_root, devic
     return chosen[0]
 
 
-def _read_trials(out_dir: Path):
+def read_trials(out_dir: str | os.PathLike):
+    """A screened run's trials.csv as a DataFrame (init_seed, loss, seconds, chosen), or None without screening."""
     import pandas as pd
 
-    return pd.read_csv(Path(out_dir) / TRIALS_NAME)
+    path = Path(out_dir) / TRIALS_NAME
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def read_trial_logs(out_dir: str | os.PathLike) -> dict:
+    """The training logs of a screened run's trials, by initial weights' seed (empty without screening)."""
+    trials = read_trials(out_dir)
+    seeds = [] if trials is None else trials["init_seed"]
+    return {int(seed): read_training_log(Path(out_dir) / TRIALS_DIR / f"init{seed}") for seed in seeds}
 
 
 def _adopt_trial_log(out_dir: Path, trial_dir: Path) -> None:
     """The run's log starts as the chosen trial's, its seconds counting the other trials' training time too."""
-    trials = _read_trials(out_dir)
+    trials = read_trials(out_dir)
     others = float(trials.loc[~trials["chosen"], "seconds"].sum())
     log = read_training_log(trial_dir)
     log["seconds"] = (log["seconds"] + others).round(3)
