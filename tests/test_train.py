@@ -138,6 +138,9 @@ def test_init_trials_continue_the_trial_with_the_lowest_loss(mir1k_root, tmp_pat
     from shsep.train import trial_loss
 
     config = replace(get_profile("smoke"), steps=8, checkpoint_every=2, init_trials=3, trial_steps=4)
+    for bad in ({"init_trials": 0}, {"trial_steps": 0}, {"trial_steps": 9}):
+        with pytest.raises(ValueError, match="init_trials must be at least 1|needs trial_steps between 1 and"):
+            train(replace(config, **bad), tmp_path / "bad", mir1k_root, progress=False)
     # interrupted inside the screening, then resumed: every trial is picked up where it stopped
     assert train(config, tmp_path / "run", mir1k_root, progress=False, stop_after=2) == tmp_path / "run" / "trials"
     with pytest.raises(ValueError, match="already holds a training run"):

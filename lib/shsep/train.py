@@ -129,6 +129,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     if config.model.outputs != num_outputs(config.target):
         raise ValueError(f"target {config.target!r} needs {num_outputs(config.target)} outputs, "
                          f"the model config has {config.model.outputs}")
+    if config.init_trials < 1:
+        raise ValueError(f"init_trials must be at least 1 (1: no screening), not {config.init_trials}")
+    if config.init_trials > 1 and not 0 < config.trial_steps <= config.steps:
+        raise ValueError(f"screening {config.init_trials} initial weights needs trial_steps between 1 and the run's "
+                         f"{config.steps} steps, not {config.trial_steps}")
     out_dir = Path(out_dir)
     rank, world = _distributed()
     main_process = rank == 0
