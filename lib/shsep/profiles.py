@@ -8,8 +8,8 @@
   an exponential moving average of the weights (0.999), bf16 autocast where a start-up probe finds it faster
   (about 2x on CPUs with AVX-512-BF16 or AMX), and two whole songs (15 training clips) held out to choose the
   checkpoint. It first screens 4 initial weights (init seeds 0-3) for 1000 steps each on the same windows and
-  continues the one with the lowest training loss over steps 501-1000 (a GPU seed study: README). 10000 steps
-  took 90 minutes on 2 cores of a Zen 4 EPYC (bf16), shared with other work; the screening adds 3000 steps.
+  continues the one with the lowest training loss over steps 501-1000 (a GPU seed study: README). 104 minutes of
+  training in all (36 of them the four trials) on 2 cores of a Zen 4 EPYC (bf16), shared with other work.
 * ``cpu-park-recipe``: the same network on Park's recipe (5000 steps of 4 real windows, ×0.2 at 80%), the
   shipped model before the recipe; per step of 4 patches on 2 cores: 24 ch +24 growth 0.53 s; 32 ch +0
   0.58 s (0.27 M params); 32 ch +16 0.78 s; 32 ch +32 1.22 s; Park's full model about 80 s.
