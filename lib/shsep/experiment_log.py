@@ -37,7 +37,8 @@ def append_row(row: dict, path: str | os.PathLike = RESULTS_LOG) -> pd.DataFrame
     log = read_experiment_log(path)
     log = log[~((log["budget"] == row["budget"]) & (log["arm"] == row["arm"]))]
     log = pd.concat([log, pd.DataFrame([row])], ignore_index=True) if len(log) else pd.DataFrame([row])
-    for column in ("clips_scored", "validation_clips", "best_step", "train_clips", "init_seed", "init_trials"):  # counts stay counts beside gaps
+    # counts stay counts beside gaps
+    for column in ("clips_scored", "validation_clips", "best_step", "train_clips", "init_seed", "init_trials"):
         if column in log and pd.api.types.is_numeric_dtype(log[column]):
             log[column] = log[column].astype("Int64")
     path.parent.mkdir(parents=True, exist_ok=True)

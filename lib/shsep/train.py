@@ -194,10 +194,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     chosen_seed = initial_weights_seed(config)
     if step == 0 and config.init_trials > 1:
         if last_step < config.trial_steps:  # stopped inside the screening (a simulated interruption)
-            _screen_initial_weights(config, out_dir, data_root, device, precision, progress, world, last_step)
+            _screen_initial_weights(config, out_dir, data_root, device, precision, progress, rank, world, last_step)
             return out_dir / TRIALS_DIR
-        chosen_seed = _screen_initial_weights(config, out_dir, data_root, device, precision, progress, world)
-        trial_dir = out_dir / TRIALS_DIR / f"init{chosen_seed}"
+        chosen_seed = _screen_initial_weights(config, out_dir, data_root, device, precision, progress, rank, world)
+        trial_dir = _trial_dir(out_dir, chosen_seed)
         step = _load_training_state(read_checkpoint(trial_dir / CHECKPOINT_NAME), model, average, optimizer)
         if world > 1:
             dist.barrier()  # every process has read the chosen trial before it is removed
@@ -280,8 +280,13 @@ def trial_loss(log, trial_steps: int) -> float:
     return float(log.loc[window, "loss"].mean())
 
 
+def _trial_dir(out_dir: str | os.PathLike, seed: int) -> Path:
+    """The run folder of a screened run's trial with the initial weights of `seed`."""
+    return Path(out_dir) / TRIALS_DIR / f"init{seed}"
+
+
 def _screen_initial_weights(config: TrainConfig, out_dir: Path, data_root, device, precision: str,
-                            progress: bool, world: int, stop_after: int | None = None) -> int | None:
+                            progress: bool, rank: int, world: int, stop_after: int | None = None) -> int | None:
     """Train config.init_trials initial weights (seeds init_seed, init_seed + 1, ...) for config.trial_steps
     steps each, each a resumable run under out_dir/trials/init<seed>; write trials.csv; return the seed whose
     training loss over the second half of the trial is lowest. Every trial sees the same windows.
@@ -292,15 +297,15 @@ def _screen_initial_weights(config: TrainConfig, out_dir: Path, data_root, devic
     seeds = [first + k for k in range(config.init_trials)]
     for seed in seeds:
         trial = replace(config, init_seed=seed, init_trials=1, trial_steps=0, precision=precision)
-        train(trial, out_dir / TRIALS_DIR / f"init{seed}", data_root, resume=True, device=str(device),
+        train(trial, _trial_dir(out_dir, seed), data_root, resume=True, device=str(device),
               progress=progress, stop_after=min(config.trial_steps, stop_after or config.trial_steps), validate=False)
     if stop_after is not None and stop_after < config.trial_steps:
         return None
     chosen = [None]
-    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+    if rank != 0:  # the main process reads the trials' logs and chooses
         dist.broadcast_object_list(chosen, src=0)
         return chosen[0]
-    logs = {seed: read_training_log(out_dir / TRIALS_DIR / f"init{seed}") for seed in seeds}
+    logs = {seed: read_training_log(_trial_dir(out_dir, seed)) for seed in seeds}
     table = pd.DataFrame({"init_seed": seeds,
                           "loss": [trial_loss(logs[s], config.trial_steps) for s in seeds],
                           "seconds": [float(logs[s]["seconds"].iloc[-1]) for s in seeds]})
@@ -325,7 +330,7 @@ def read_trial_logs(out_dir: str | os.PathLike) -> dict:
     """The training logs of a screened run's trials, by initial weights' seed (empty without screening)."""
     trials = read_trials(out_dir)
     seeds = [] if trials is None else trials["init_seed"]
-    return {int(seed): read_training_log(Path(out_dir) / TRIALS_DIR / f"init{seed}") for seed in seeds}
+    return {int(seed): read_training_log(_trial_dir(out_dir, seed)) for seed in seeds}
 
 
 def _adopt_trial_log(out_dir: Path, trial_dir: Path) -> None:
