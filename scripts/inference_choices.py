@@ -1,7 +1,7 @@
-"""Measure the network's windowing and precision, and Park's path's post-filter, at separation time on the
+"""Measure the network's windowing, precision and shifts, and Park's path's post-filter, at separation time on the
 validation songs (never test clips), and write results/inference_choices.csv.
 
-For each (windowing, precision, post-filter): Park's protocol and the full-band path, scored on the 15 clips of
+For each (windowing, precision, post-filter, shifts averaged): Park's protocol and the full-band path, scored on the 15 clips of
 the validation songs that the cpu recipe holds out of training (`profiles.VALIDATION_SONGS`), plus the network's
 seconds per minute of 16 kHz audio (one process, 2 threads). The checkpoint must not have trained on these songs.
 Run: python scripts/inference_choices.py --checkpoint runs/cpu/best.pt
@@ -13,10 +13,12 @@ import time
 
 import pandas as pd
 
-# (windowing, precision, post-filter of Park's path); each is scored on both paths, except that a post-filter
-# applies to Park's path only
-CHOICES = [("park", "fp32", "none"), ("park", "bf16", "none"), ("long", "fp32", "none"), ("long", "bf16", "none"),
-           ("park", "fp32", "soft-mask")]
+# (windowing, precision, post-filter of Park's path, shifts averaged); each is scored on both paths, except that
+# a post-filter applies to Park's path only
+CHOICES = [("park", "fp32", "none", 1), ("park", "bf16", "none", 1), ("long", "fp32", "none", 1),
+           ("long", "bf16", "none", 1), ("park", "fp32", "soft-mask", 1),
+           ("park", "fp32", "none", 2), ("park", "fp32", "none", 4), ("park", "fp32", "soft-mask", 4),
+           ("long", "bf16", "none", 4)]
 
 
 def main() -> None:
@@ -41,9 +43,9 @@ def main() -> None:
     sources = [load_sources(c) for c in clips]
     minutes = sum(len(s.mixture) for s in sources) / 16000 / 60
     rows = []
-    for windowing, precision, post_filter in CHOICES:
+    for windowing, precision, post_filter, shifts in CHOICES:
         separator = Separator.from_checkpoint(args.checkpoint, device="cpu", windowing=windowing, precision=precision,
-                                              post_filter=post_filter)
+                                              post_filter=post_filter, shifts=shifts)
         separator.separate(sources[0].mixture[:16000], 16000)  # warm-up
         for band in ("park",) if post_filter != "none" else ("park", "full"):
             with collecting() as stages:
@@ -51,7 +53,7 @@ def main() -> None:
                 per_clip = pd.DataFrame([separate_and_score(separator, s, band=band, cache=True) for s in sources])
             summary = summarise(per_clip)
             rows.append({"windowing": windowing, "precision": separator.precision, "post_filter": post_filter,
-                         "band": band,
+                         "shifts": shifts, "band": band,
                          "clips": summary["clips_scored"]}
                         | {k: round(v, 3) for k, v in summary.items() if k != "clips_scored"}
                         | {"network_seconds_per_minute": round(stages.get("network", 0.0) / minutes, 3),

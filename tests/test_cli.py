@@ -50,6 +50,14 @@ def test_cli_network_choices_match_the_library():
     assert list(choices["post_filter"]) == list(POST_FILTERS)
 
 
+@pytest.mark.parametrize("command", ["separate x.wav", "evaluate"])
+def test_shifts_below_one_are_refused_by_the_parser(command, capsys):
+    for bad, message in (("0", "must be at least 1, not 0"), ("two", "a whole number is needed, not 'two'")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(command.split() + ["--shifts", bad])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_train_overrides_the_profiles_network(tmp_path, mir1k_root, capsys):
     """`shsep train --channels/--growth/--stacks` train a variant of a profile; the run records it."""
     import json

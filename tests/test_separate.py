@@ -79,6 +79,25 @@ def test_batched_windows_equal_one_at_a_time(mir1k_root, tiny_separator):
         assert len(a) == len(sources.mixture)
 
 
+def test_shifts_average_the_estimates_of_windows_laid_later(tiny_separator):
+    """Test-time averaging: shifts=2 is the mean of the pass on the magnitudes as they are and the pass on them
+    delayed by 16 frames of silence (then realigned); shifts=1 is the plain pass."""
+    magnitudes = np.random.default_rng(0).random((512, 150), dtype=np.float32)
+    plain = Separator(tiny_separator.model, batch_size=8)
+    shifted = Separator(tiny_separator.model, batch_size=8, shifts=2)
+    assert plain.shift_offsets() == [0] and shifted.shift_offsets() == [0, 16]
+    assert Separator(tiny_separator.model, shifts=4).shift_offsets() == [0, 8, 16, 24]
+    once = plain.separate_magnitudes(magnitudes)
+    later = plain.separate_magnitudes(np.pad(magnitudes, ((0, 0), (16, 0))))
+    for averaged, first, second in zip(shifted.separate_magnitudes(magnitudes), once, later):
+        assert averaged.shape == magnitudes.shape
+        np.testing.assert_allclose(averaged, (first + second[:, 16:]) / 2, atol=1e-6)
+        assert not np.allclose(averaged, first, atol=1e-4)  # the second pass did change the estimate
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="shifts must be a whole number of at least 1"):
+            Separator(tiny_separator.model, shifts=bad)
+
+
 def test_ideal_masks_through_the_synthesis_chain_recover_the_sources(mir1k_root):
     """Ideal masks + mixture phase + ISTFT + resampling back to 16 kHz: the chain separation uses."""
     from shsep.metrics import score_estimates

@@ -68,6 +68,20 @@ def _add_inference_options(p, windowing: str, precision: str):
     p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default=precision,
                    help="network precision on CPU; auto: bf16 where the CPU has native bf16 (AVX-512-BF16, AMX), "
                         f"else fp32 (default: {precision})")
+    p.add_argument("--shifts", type=_at_least_one, default=1,
+                   help="test-time averaging: lay the windows this many times, each a fraction of Park's 32-frame "
+                        "step later, and average the estimates; costs as many network passes (default 1: off, the "
+                        "paper's protocol)")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is needed, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _add_evaluate(p):
@@ -191,7 +205,7 @@ def _separate(args) -> int:
     from .separate import Separator
 
     separator = Separator.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size,
-                                          windowing=args.windowing, precision=args.precision)
+                                          windowing=args.windowing, precision=args.precision, shifts=args.shifts)
     for path in args.inputs:
         result = separate_file(separator, path, args.out, band=args.band, stems=tuple(args.stems),
                                file_format=args.file_format, channels=args.channels, high_band=args.high_band,
@@ -207,7 +221,7 @@ def _evaluate(args) -> int:
     options = {"high_band": args.high_band, "wiener_iterations": args.wiener} if args.band == "full" else {}
     result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips,
                       args.clips, band=args.band, windowing=args.windowing, precision=args.precision,
-                      post_filter=args.post_filter, **options)
+                      post_filter=args.post_filter, shifts=args.shifts, **options)
     summary = result.summary()
     print(format_summary(summary))
     if args.out:

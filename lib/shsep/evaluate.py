@@ -74,6 +74,7 @@ class Evaluation:
     windowing: str = "park"
     precision: str = "fp32"
     post_filter: str = "none"
+    shifts: int = 1
 
     @property
     def num_clips(self) -> int:
@@ -82,7 +83,7 @@ class Evaluation:
     def summary(self) -> dict:
         return summarise(self.per_clip) | {"evaluator": self.evaluator, "checkpoint": self.checkpoint, "split": self.split,
                                            "band": self.band, "windowing": self.windowing, "precision": self.precision,
-                                           "post_filter": self.post_filter}
+                                           "post_filter": self.post_filter, "shifts": self.shifts}
 
     def save(self, out_dir: str | os.PathLike) -> None:
         out_dir = Path(out_dir)
@@ -95,13 +96,13 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
              evaluator: str = "fast_bss_eval", workers: int | None = None, max_clips: int | None = None,
              clip_ids: list[str] | None = None, batch_size: int | None = None, progress: bool = True,
              band: str = "park", cache: bool = True, windowing: str = "park", precision: str = "fp32",
-             post_filter: str = "none", **full_band_options) -> Evaluation:
+             post_filter: str = "none", shifts: int = 1, **full_band_options) -> Evaluation:
     """Separate and score every clip of a split (or the given clip ids) in parallel worker processes.
 
     band: "park" (the paper's protocol, the default) or "full" (see BANDS); cache: reuse each clip's mixture SDR
     from earlier runs (it does not depend on the model); windowing and precision: the network's (`Separator`;
     the paper's protocol: "park", "fp32"); post_filter: Park's path's (`separate.POST_FILTERS`; the paper's:
-    "none"); full_band_options go to `Separator.separate_full_band`.
+    "none"); shifts: test-time averaging over shifted windows (`Separator`; the paper's: 1); full_band_options go to `Separator.separate_full_band`.
     """
     import multiprocessing
 
@@ -128,7 +129,7 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     if band != "park" and post_filter != "none":
         raise ValueError("a post-filter applies to Park's path; the full-band path already uses soft masks")
     _worker_load_args = (checkpoint, {"batch_size": batch_size, "windowing": windowing, "precision": precision,
-                                      "post_filter": post_filter})
+                                      "post_filter": post_filter, "shifts": shifts})
     _worker_separator = Separator.from_checkpoint(checkpoint, device="cpu", **_worker_load_args[1])
     workers = workers or min(len(clips), os.cpu_count() or 1)
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -142,7 +143,7 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
                                  initializer=_init_worker, initargs=(threads,)) as pool:
             rows = list(tqdm(pool.map(_score_clip, jobs), total=len(jobs), desc="evaluate", disable=not progress))
     return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band, windowing,
-                      _worker_separator.precision, post_filter)
+                      _worker_separator.precision, post_filter, shifts)
 
 
 def join_clips(clip_ids: list[str], data_root=None) -> np.ndarray:

@@ -144,6 +144,8 @@ def format_summary(summary: dict) -> str:
     network = "" if (windowing, precision) == ("park", "fp32") else f", {windowing} windows, {precision}"
     if summary.get("post_filter", "none") != "none":
         network += f", {summary['post_filter']} post-filter"
+    if summary.get("shifts", 1) != 1:
+        network += f", {summary['shifts']} shifts averaged"
     lines = [f"{summary['clips_scored']} clips scored ({summary.get('split', '')} split, {summary.get('evaluator', '')}, "
              f"{summary.get('band', 'park')} band{network})",
              f"{'':14}{'GNSDR':>8}{'GSIR':>8}{'GSAR':>8}"]
