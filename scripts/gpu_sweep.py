@@ -45,7 +45,7 @@ CANDIDATES = {
     "narrow16-s1": ({"channels": 16, "growth": 32, "seed": 1}, round(BASE_STEPS * 0.47 / 0.36)),
     "remix75-s0": ({"remix": 0.75, "seed": 0}, BASE_STEPS),
     "remix75-s1": ({"remix": 0.75, "seed": 1}, BASE_STEPS),
-    # the seed's two parts apart, at the shipped profile's 10000 steps: initial weights k on the windows of
+    # the seed's two parts apart, at the 10000 steps the cpu profile then had: initial weights k on the windows of
     # seed 0 (the same batches, so their training losses compare step by step), and seed 0's weights on seed 1's
     **{f"init{k}": ({"seed": 0, "init_seed": k}, 10000) for k in range(4)},
     "data1": ({"seed": 1, "init_seed": 0}, 10000),
