@@ -102,7 +102,8 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     band: "park" (the paper's protocol, the default) or "full" (see BANDS); cache: reuse each clip's mixture SDR
     from earlier runs (it does not depend on the model); windowing and precision: the network's (`Separator`;
     the paper's protocol: "park", "fp32"); post_filter: Park's path's (`separate.POST_FILTERS`; the paper's:
-    "none"); shifts: test-time averaging over shifted windows (`Separator`; the paper's: 1); full_band_options go to `Separator.separate_full_band`.
+    "none"); shifts: test-time averaging over shifted windows (`Separator`; the paper's: 1); full_band_options
+    go to `Separator.separate_full_band`.
     """
     import multiprocessing
 
