@@ -3,7 +3,8 @@ the validation songs (never test clips), and write results/inference_choices.csv
 
 For each (windowing, precision, post-filter, shifts averaged): Park's protocol and the full-band path, scored on
 the 15 clips of the validation songs that the cpu recipe holds out of training (`profiles.VALIDATION_SONGS`), plus
-the network's seconds per minute of 16 kHz audio (one process, 2 threads). The checkpoint must not have trained on these songs.
+the network's seconds per minute of 16 kHz audio (one process, 2 threads). The checkpoint must not have trained on
+these songs.
 Run: python scripts/inference_choices.py --checkpoint runs/cpu/best.pt
 """
 from __future__ import annotations
