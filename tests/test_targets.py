@@ -36,3 +36,13 @@ def test_loss_sums_stacks_and_targets_the_predicted_sources():
 def test_unknown_target_is_refused():
     with pytest.raises(ValueError, match="target must be one of"):
         num_outputs("stems")
+
+
+def test_ratio_masks_are_a_softmax_that_adds_up_to_the_mixture():
+    logits = torch.stack([torch.full((4, 3), 3.0), torch.full((4, 3), -1.0)])[None]  # negative logit: not clipped
+    accompaniment, voice = estimate_sources(logits, MIX, "ratio")
+    assert torch.allclose(accompaniment + voice, MIX[:, 0])
+    assert torch.allclose(voice, MIX[:, 0] * torch.sigmoid(torch.tensor(-4.0)))
+    equal = stack_losses([torch.zeros(1, 2, 4, 3)], MIX, torch.full((1, 4, 3), 1.0), torch.full((1, 4, 3), 1.0),
+                         "ratio")
+    assert float(equal[0]) == 0  # equal logits: half the mixture to each source

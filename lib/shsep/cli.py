@@ -187,6 +187,8 @@ def _train(args) -> int:
     config = get_profile(profile, **overrides)
     out = args.out or Path("runs") / profile
     print(f"training profile {profile!r} for {config.steps} steps into {out}")
+    if args.test:  # loaded now, so that a library edited during a long run cannot mix versions at its end
+        from . import evaluate, experiments, metrics, separate  # noqa: F401
     path = train(config, out, data_root=args.data_root, resume=args.resume, device=args.device)
     print(f"checkpoint: {path}")
     if args.test:

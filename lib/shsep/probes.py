@@ -16,7 +16,7 @@ import torch
 from .data import index_clips
 from .models import head_relu_input
 from .profiles import TrainConfig
-from .targets import predicted_sources, reference_sources
+from .targets import clipped_at_zero, predicted_sources, reference_sources
 
 
 def probe_heads(model: torch.nn.Module, mixture, accompaniment, voice, target: str) -> list[dict]:
@@ -38,7 +38,7 @@ def probe_heads(model: torch.nn.Module, mixture, accompaniment, voice, target: s
                 "stack": i + 1,
                 "prediction_mean": float(prediction.mean()),
                 "prediction_nonpositive_fraction": float((prediction <= 0).float().mean()),
-                "estimate_mean": float(predicted_sources(prediction.clamp(min=0), mixture, target).mean()),
+                "estimate_mean": float(predicted_sources(clipped_at_zero(prediction, target), mixture, target).mean()),
                 "reference_mean": float(reference.mean()),
             })
 

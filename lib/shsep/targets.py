@@ -5,13 +5,15 @@ Targets (source order is Park's: accompaniment, voice):
 * ``voice``: one voice mask; accompaniment = mixture − voice estimate (the report's n−1 outputs).
 * ``accompaniment``: one accompaniment mask; voice = mixture − accompaniment estimate.
 * ``direct``: the two source magnitudes themselves (the report's failed experiment).
+* ``ratio``: two ratio masks that sum to one, a softmax over the two outputs (for two sources, a sigmoid of
+  their difference): the soft-mask post-filter built into the training, so the stems add up to the mixture.
 The loss is the sum over stacks of the mean |estimate − reference| over the predicted sources.
 """
 from __future__ import annotations
 
 import torch
 
-TARGETS = {"masks": 2, "voice": 1, "accompaniment": 1, "direct": 2}
+TARGETS = {"masks": 2, "voice": 1, "accompaniment": 1, "direct": 2, "ratio": 2}
 
 
 def num_outputs(target: str) -> int:
@@ -22,15 +24,26 @@ def num_outputs(target: str) -> int:
 
 def predicted_sources(prediction: torch.Tensor, mixture: torch.Tensor, target: str) -> torch.Tensor:
     """Magnitudes of the sources the network predicts directly, (B, outputs, F, T); mixture is (B, 1, F, T)."""
-    return prediction if target == "direct" else prediction * mixture
+    if target == "direct":
+        return prediction
+    if target == "ratio":
+        return torch.softmax(prediction, dim=1) * mixture
+    return prediction * mixture
+
+
+def clipped_at_zero(prediction: torch.Tensor, target: str) -> torch.Tensor:
+    """The prediction as separation uses it: negative masks or magnitudes clipped at 0 (a ratio target's logits
+    are left as they are: its softmax masks are never negative)."""
+    return prediction if target == "ratio" else prediction.clamp(min=0)
 
 
 def estimate_sources(prediction: torch.Tensor, mixture: torch.Tensor, target: str, clip_at_zero: bool = True):
-    """(accompaniment, voice) magnitude estimates (B, F, T) at separation time (negative masks clipped at 0)."""
+    """(accompaniment, voice) magnitude estimates (B, F, T) at separation time (negative masks clipped at 0;
+    a ratio target's masks are never negative)."""
     if clip_at_zero:
-        prediction = prediction.clamp(min=0)
+        prediction = clipped_at_zero(prediction, target)
     estimates = predicted_sources(prediction, mixture, target)
-    if target in ("masks", "direct"):
+    if num_outputs(target) == 2:
         return estimates[:, 0], estimates[:, 1]
     remainder = (mixture[:, 0] - estimates[:, 0]).clamp(min=0)
     return (estimates[:, 0], remainder) if target == "accompaniment" else (remainder, estimates[:, 0])
