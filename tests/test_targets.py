@@ -38,11 +38,10 @@ def test_unknown_target_is_refused():
         num_outputs("stems")
 
 
-def test_ratio_masks_are_a_softmax_that_adds_up_to_the_mixture():
+def test_ratio_masks_are_a_softmax_that_splits_the_stems_sum():
     logits = torch.stack([torch.full((4, 3), 3.0), torch.full((4, 3), -1.0)])[None]  # negative logit: not clipped
     accompaniment, voice = estimate_sources(logits, MIX, "ratio")
-    assert torch.allclose(accompaniment + voice, MIX[:, 0])
-    assert torch.allclose(voice, MIX[:, 0] * torch.sigmoid(torch.tensor(-4.0)))
-    equal = stack_losses([torch.zeros(1, 2, 4, 3)], MIX, torch.full((1, 4, 3), 1.0), torch.full((1, 4, 3), 1.0),
-                         "ratio")
-    assert float(equal[0]) == 0  # equal logits: half the mixture to each source
+    assert torch.allclose(accompaniment + voice, 2 * MIX[:, 0])  # the mixture is the mean of the two stems
+    assert torch.allclose(voice, 2 * MIX[:, 0] * torch.sigmoid(torch.tensor(-4.0)))
+    stem = torch.full((1, 4, 3), 2.0)  # two equal stems whose mean is MIX
+    assert float(stack_losses([torch.zeros(1, 2, 4, 3)], MIX, stem, stem, "ratio")[0]) == 0

@@ -7,6 +7,8 @@ Targets (source order is Park's: accompaniment, voice):
 * ``direct``: the two source magnitudes themselves (the report's failed experiment).
 * ``ratio``: two ratio masks that sum to one, a softmax over the two outputs (for two sources, a sigmoid of
   their difference): the soft-mask post-filter built into the training, so the stems add up to the mixture.
+  The references are the stems as recorded and the mixture is their mean (Park's mono mix of MIR-1K's two
+  channels), so each source is its mask × 2 × the mixture.
 The loss is the sum over stacks of the mean |estimate − reference| over the predicted sources.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import torch
 
 TARGETS = {"masks": 2, "voice": 1, "accompaniment": 1, "direct": 2, "ratio": 2}
+SOURCES_PER_MIXTURE = 2  # the mixture is the mean of the two stems, whose sum a ratio target splits
 
 
 def num_outputs(target: str) -> int:
@@ -27,7 +30,7 @@ def predicted_sources(prediction: torch.Tensor, mixture: torch.Tensor, target: s
     if target == "direct":
         return prediction
     if target == "ratio":
-        return torch.softmax(prediction, dim=1) * mixture
+        return torch.softmax(prediction, dim=1) * (SOURCES_PER_MIXTURE * mixture)
     return prediction * mixture
 
 
