@@ -24,6 +24,7 @@ def _add_train(p):
     p.add_argument("--init-seed", type=int, help="seed of the initial weights alone (default: --seed)")
     p.add_argument("--init-trials", type=int, help="initial weights to try for the profile's trial steps before "
                    "continuing the one with the lowest training loss (1: no trials)")
+    p.add_argument("--remix", type=float, help="share of training windows remixed across clips, 0 to 1")
     p.add_argument("--channels", type=int, help="the network's width at full resolution (the profile's by default)")
     p.add_argument("--growth", type=int, help="channels added per pooling")
     p.add_argument("--stacks", type=int, help="number of stacked hourglasses")
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-TRAIN_OVERRIDES = ("steps", "sampler", "target", "seed", "init_seed", "init_trials", "channels", "growth", "stacks")
+TRAIN_OVERRIDES = ("steps", "sampler", "target", "seed", "init_seed", "init_trials", "remix", "channels", "growth",
+                   "stacks")
 
 
 def _train(args) -> int:
