@@ -8,7 +8,9 @@ Targets (source order is Park's: accompaniment, voice):
 * ``ratio``: two ratio masks that sum to one, a softmax over the two outputs (for two sources, a sigmoid of
   their difference): the soft-mask post-filter built into the training, so the stems add up to the mixture.
   The references are the stems as recorded and the mixture is their mean (Park's mono mix of MIR-1K's two
-  channels), so each source is its mask × 2 × the mixture.
+  channels), so each source is its mask × 2 × the mixture. At the `cpu` recipe (Adam 1e-3, no normalisation
+  layers) the last stack's softmax saturated within 1000 steps and stopped learning (README); kept as a
+  measured failure, like ``direct`` without a linear head.
 The loss is the sum over stacks of the mean |estimate − reference| over the predicted sources.
 """
 from __future__ import annotations
