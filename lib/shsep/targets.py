@@ -6,7 +6,8 @@ Targets (source order is Park's: accompaniment, voice):
 * ``accompaniment``: one accompaniment mask; voice = mixture − accompaniment estimate.
 * ``direct``: the two source magnitudes themselves (the report's failed experiment).
 * ``ratio``: two ratio masks that sum to one, a softmax over the two outputs (for two sources, a sigmoid of
-  their difference): the soft-mask post-filter built into the training, so the stems add up to the mixture.
+  their difference): the soft-mask post-filter built into the training, so the two estimates add up to the
+  stems' sum.
   The references are the stems as recorded and the mixture is their mean (Park's mono mix of MIR-1K's two
   channels), so each source is its mask × 2 × the mixture. At the `cpu` recipe (Adam 1e-3, no normalisation
   layers) the last stack's softmax saturated within 1000 steps and stopped learning (README); kept as a
