@@ -28,7 +28,8 @@ from pathlib import Path
 # name: (overrides of the cpu profile, steps). Costs per bf16 step of 8 windows on 2 Zen 4 cores (this
 # issue's notes): 24 +24, 2 stacks 0.47 s; 32 +32 0.67 s; 3 stacks 0.66 s; 16 +32 0.36 s; the direct head and
 # the remix share cost the same. Run on 2026-11-26: base-s1, direct-linear-s0, wide32-s0, stacks3-s0 (`--only`);
-# then the seed study: init0 init1 init2 init3 data1 (H200, 5 runs sharing it, 460 s).
+# then the seed study: init0 init1 init2 init3 data1 (H200, 5 runs sharing it, 460 s). Run on 2026-11-26 (a later
+# session): remix25-s1 abs-ratio-s1 log-l1-s1 lr2e-3-s1, against base-s1 (H200).
 BASE_STEPS = 12500
 VALIDATE_EVERY = 2500  # the validation songs are scored at these steps and at the last one
 CANDIDATES = {
@@ -45,6 +46,10 @@ CANDIDATES = {
     "narrow16-s1": ({"channels": 16, "growth": 32, "seed": 1}, round(BASE_STEPS * 0.47 / 0.36)),
     "remix75-s0": ({"remix": 0.75, "seed": 0}, BASE_STEPS),
     "remix75-s1": ({"remix": 0.75, "seed": 1}, BASE_STEPS),
+    "remix25-s1": ({"remix": 0.25, "seed": 1}, BASE_STEPS),
+    "abs-ratio-s1": ({"target": "abs-ratio", "seed": 1}, BASE_STEPS),
+    "log-l1-s1": ({"loss": "log-l1", "seed": 1}, BASE_STEPS),
+    "lr2e-3-s1": ({"learning_rate": 2e-3, "seed": 1}, BASE_STEPS),
     # the seed's two parts apart, at the 10000 steps the cpu profile then had: initial weights k on the windows of
     # seed 0 (the same batches, so their training losses compare step by step), and seed 0's weights on seed 1's
     **{f"init{k}": ({"seed": 0, "init_seed": k}, 10000) for k in range(4)},

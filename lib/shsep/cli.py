@@ -9,7 +9,7 @@ from pathlib import Path
 def _add_train(p):
     from .profiles import PROFILES
     from .samplers import SAMPLERS
-    from .targets import TARGETS
+    from .targets import LOSSES, TARGETS
 
     p.add_argument("--profile", choices=list(PROFILES), help="default: paper with CUDA, else cpu")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<profile>)")
@@ -19,6 +19,8 @@ def _add_train(p):
     p.add_argument("--steps", type=int)
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--target", choices=list(TARGETS))
+    p.add_argument("--loss", choices=list(LOSSES), help="l1 on magnitudes (Park's) or on log-compressed magnitudes")
+    p.add_argument("--learning-rate", type=float, help="peak learning rate (the profile's by default)")
     p.add_argument("--seed", type=int, help="seed of the training windows' order and remixes (and of the initial "
                    "weights, unless --init-seed)")
     p.add_argument("--init-seed", type=int, help="seed of the initial weights alone (default: --seed)")
@@ -176,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-TRAIN_OVERRIDES = ("steps", "sampler", "target", "seed", "init_seed", "init_trials", "remix", "channels", "growth",
-                   "stacks")
+TRAIN_OVERRIDES = ("steps", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials", "remix",
+                   "channels", "growth", "stacks")
 
 
 def _train(args) -> int:

@@ -31,6 +31,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     front_end: FrontEnd = field(default_factory=FrontEnd)  # what the network sees; default: Park's
     target: str = "masks"
+    loss: str = "l1"  # "l1" on magnitudes (Park's) or "log-l1" on log-compressed magnitudes (`shsep.targets`)
     sampler: str = "clip-then-start"
     steps: int = 15000
     batch_size: int = 4

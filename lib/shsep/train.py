@@ -27,7 +27,7 @@ from .models import build_model, count_parameters
 from .paths import atomic_path
 from .separate import PRECISIONS
 from .profiles import TrainConfig, initial_weights_seed
-from .targets import num_outputs, stack_losses
+from .targets import check_loss, num_outputs, stack_losses
 
 CHECKPOINT_NAME = "checkpoint.pt"
 BEST_NAME = "best.pt"  # the checkpoint with the best validation figure (runs with validation songs)
@@ -126,6 +126,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     steps each, as runs of their own under out_dir/trials/ (on the same windows, so that their losses
     compare), and continues the one with the lowest training loss over the second half of those steps.
     """
+    check_loss(config.loss)
     if config.model.outputs != num_outputs(config.target):
         raise ValueError(f"target {config.target!r} needs {num_outputs(config.target)} outputs, "
                          f"the model config has {config.model.outputs}")
@@ -229,7 +230,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         mixture, accompaniment, voice = batch_at(step)
         with autocast:
             predictions = net(mixture)
-        losses = stack_losses(predictions, mixture, accompaniment, voice, config.target)
+        losses = stack_losses(predictions, mixture, accompaniment, voice, config.target, config.loss)
         total = sum(losses)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
