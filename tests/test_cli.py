@@ -59,11 +59,15 @@ def test_shifts_below_one_are_refused_by_the_parser(command, capsys):
 
 
 def test_train_overrides_the_profiles_network(tmp_path, mir1k_root, capsys):
-    """`shsep train --channels/--growth/--stacks` train a variant of a profile; the run records it."""
+    """`shsep train --channels/--growth/--stacks/--loss/--learning-rate` train a variant of a profile; the run
+    records it."""
     import json
 
     assert cli.main(["train", "--profile", "smoke", "--steps", "2", "--channels", "12", "--growth", "4",
-                     "--stacks", "1", "--out", str(tmp_path / "run"), "--data-root", str(mir1k_root)]) == 0
-    model = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+                     "--stacks", "1", "--loss", "log-l1", "--learning-rate", "3e-3", "--target", "abs-ratio",
+                     "--out", str(tmp_path / "run"), "--data-root", str(mir1k_root)]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    model = config["model"]
     assert (model["channels"], model["growth"], model["stacks"]) == (12, 4, 1)
+    assert (config["loss"], config["learning_rate"], config["target"]) == ("log-l1", 3e-3, "abs-ratio")
     assert "training profile 'smoke' for 2 steps" in capsys.readouterr().out
