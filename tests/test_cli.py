@@ -71,3 +71,31 @@ def test_train_overrides_the_profiles_network(tmp_path, mir1k_root, capsys):
     assert (model["channels"], model["growth"], model["stacks"]) == (12, 4, 1)
     assert (config["loss"], config["learning_rate"], config["target"]) == ("log-l1", 3e-3, "abs-ratio")
     assert "training profile 'smoke' for 2 steps" in capsys.readouterr().out
+
+
+def test_time_budgets_read_as_durations(capsys):
+    assert [cli.duration(text) for text in ("7200", "7200s", "90m", "2h", "1.5H")] == [7200, 7200, 5400, 7200, 5400]
+    for bad, message in (("two hours", "not a duration: 'two hours'"), ("0", "must be positive, not '0'"),
+                         ("-1h", "must be positive")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["train", "--profile", "smoke", f"--time-budget={bad}"])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_train_fits_a_time_budget(tmp_path, mir1k_root, capsys, monkeypatch):
+    """`shsep train --time-budget` times the steps here and records the steps it chose in the run's config."""
+    import json
+
+    import shsep.train as training
+
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 1.5)  # 20 s × 0.97 / 1.5 s: 12
+    assert cli.main(["train", "--profile", "smoke", "--time-budget", "20s", "--out", str(tmp_path / "run"),
+                     "--data-root", str(mir1k_root)]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    out = capsys.readouterr().out
+    assert (config["time_budget"], config["steps"]) == (20, 12)
+    assert "for what fits 20 s of training" in out and "1.500 s per step here, so 12 steps" in out
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 10.0)
+    assert cli.main(["train", "--profile", "smoke", "--time-budget", "20s", "--out", str(tmp_path / "short"),
+                     "--data-root", str(mir1k_root)]) == 2
+    assert "pays for 1 steps at 10.000 s per step" in capsys.readouterr().err

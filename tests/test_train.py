@@ -178,3 +178,53 @@ def test_init_trials_continue_the_trial_with_the_lowest_loss(mir1k_root, tmp_pat
     figure = plots.trial_losses(logs, read_trials(tmp_path / "run"), 4)
     assert [line.get_linewidth() for line in figure.axes[0].lines].count(2.5) == 1  # the chosen trial stands out
     assert read_trials(tmp_path / "plain") is None and read_trial_logs(tmp_path / "plain") == {}
+
+
+def test_a_time_budget_fixes_the_steps_at_the_start_and_keeps_them_on_resume(mir1k_root, tmp_path, monkeypatch):
+    import json
+
+    import shsep.train as training
+
+    config = replace(get_profile("smoke"), time_budget=0.5, checkpoint_every=2)
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 0.05)  # 0.485 s / 0.05 s: 9 steps
+    train(config, tmp_path / "whole", mir1k_root, progress=False)
+    decided = json.loads((tmp_path / "whole" / "config.json").read_text())
+    assert (decided["steps"], decided["decay_step"]) == (9, 7)  # smoke's ×0.2 at step 16 of 20 moves to 7 of 9
+    assert list(read_training_log(tmp_path / "whole")["step"]) == list(range(1, 10))
+
+    train(config, tmp_path / "split", mir1k_root, progress=False, stop_after=4)
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 0.01)  # faster now: ignored
+    train(config, tmp_path / "split", mir1k_root, resume=True, progress=False)
+    whole = read_checkpoint(tmp_path / "whole" / "checkpoint.pt")
+    split = read_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert split["step"] == whole["step"] == 9 and split["config"]["steps"] == 9
+    for key, value in whole["model"].items():
+        torch.testing.assert_close(split["model"][key], value, rtol=0, atol=0, msg=key)
+    # the same as a run told its 9 steps outright: the timing leaves the weights and windows alone
+    train(replace(config, time_budget=0.0, steps=9, decay_step=7), tmp_path / "plain", mir1k_root, progress=False)
+    for key, value in read_checkpoint(tmp_path / "plain" / "checkpoint.pt")["model"].items():
+        torch.testing.assert_close(whole["model"][key], value, rtol=0, atol=0, msg=key)
+
+
+def test_timing_steps_leaves_the_model_alone_and_budgets_count_trials_and_refuse_too_little(mir1k_root):
+    from contextlib import nullcontext
+
+    from shsep.models import build_model
+    from shsep.train import BUDGET_SHARE, steps_within_budget, time_training_steps
+
+    config = get_profile("smoke")
+    model = build_model(config.model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batch = torch.rand(2, 1, 512, 64)
+    seconds = time_training_steps(model, lambda k: (batch, batch * 0.5, batch * 0.5), nullcontext(), config, count=2)
+    assert seconds > 0
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0, msg=key)
+
+    recipe = replace(get_profile("cpu"), time_budget=7200.0)  # 1 trial: every step is the run's
+    assert steps_within_budget(recipe, 0.5) == int(7200 * BUDGET_SHARE / 0.5)
+    assert steps_within_budget(recipe, 0.5, seconds_spent=10) == int((7200 * BUDGET_SHARE - 10) / 0.5)
+    screened = replace(recipe, init_trials=4, trial_steps=1000)  # the 3 losing trials' steps are paid for too
+    assert steps_within_budget(screened, 0.5) == int(7200 * BUDGET_SHARE / 0.5) - 3000
+    with pytest.raises(ValueError, match="pays for 698 steps at 10.000 s per step"):
+        steps_within_budget(recipe, 10.0)  # not even one checkpoint (every 1000 steps)

@@ -6,6 +6,20 @@ import json
 import sys
 from pathlib import Path
 
+def duration(text: str) -> float:
+    """Seconds from '7200', '7200s', '90m' or '2h' (argparse type of --time-budget)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = text.strip().lower()
+    factor = units.get(text[-1:], None)
+    try:
+        seconds = float(text[:-1] if factor else text) * (factor or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 7200, 90m, 2h)") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"a time budget must be positive, not {text!r}")
+    return seconds
+
+
 def _add_train(p):
     from .profiles import PROFILES
     from .samplers import SAMPLERS
@@ -17,6 +31,9 @@ def _add_train(p):
     p.add_argument("--test", action="store_true",
                    help="then score the best checkpoint once on the test split and log the run in results/experiments.csv")
     p.add_argument("--steps", type=int)
+    p.add_argument("--time-budget", type=duration, metavar="DURATION",
+                   help="train for what fits this much time on this machine (e.g. 2h, 90m, 7200): the steps are "
+                        "timed at the start and the profile's schedule is stretched or shrunk to them (--steps ignored)")
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--target", choices=list(TARGETS))
     p.add_argument("--loss", choices=list(LOSSES), help="l1 on magnitudes (Park's) or on log-compressed magnitudes")
@@ -178,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-TRAIN_OVERRIDES = ("steps", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials", "remix",
+TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials", "remix",
                    "channels", "growth", "stacks")
 
 
@@ -190,7 +207,8 @@ def _train(args) -> int:
     overrides = {k: getattr(args, k) for k in TRAIN_OVERRIDES if getattr(args, k) is not None}
     config = get_profile(profile, **overrides)
     out = args.out or Path("runs") / profile
-    print(f"training profile {profile!r} for {config.steps} steps into {out}")
+    length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")
+    print(f"training profile {profile!r} for {length} into {out}")
     if args.test:  # loaded now, so that a library edited during a long run cannot mix versions at its end
         from . import evaluate, experiments, metrics, separate  # noqa: F401
     path = train(config, out, data_root=args.data_root, resume=args.resume, device=args.device)

@@ -53,6 +53,7 @@ class TrainConfig:
     warmup_steps: int = 0
     ema_decay: float = 0.0  # > 0: separate with an exponential moving average of the weights
     precision: str = "fp32"  # on CPU: "fp32", "bf16" or "auto" (bf16 autocast if a start-up probe finds it faster)
+    time_budget: float = 0.0  # > 0: seconds of training; `steps` becomes what fits, timed at start (`train`)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -2,7 +2,8 @@
 
 Run it as ``shsep train --profile cpu --out runs/cpu``; under ``torchrun --nproc-per-node N``
 the same code trains with DistributedDataParallel (gloo on CPU, NCCL on GPUs), each process
-drawing its own windows so the global batch is N × batch_size.
+drawing its own windows so the global batch is N × batch_size. ``--time-budget 2h`` (config.time_budget) times
+the steps on the machine at the start and trains the steps that fit, the schedule stretched to them.
 """
 from __future__ import annotations
 
@@ -83,6 +84,47 @@ def pick_precision(model, batch: torch.Tensor, requested: str, device: torch.dev
     return "bf16" if min(passes["fp32"]) >= 1.15 * min(passes["bf16"]) else "fp32"
 
 
+BUDGET_SHARE = 0.97  # of a time budget, the share the timed steps may fill (the rest absorbs speed drift)
+TIMED_STEPS = 20  # training steps timed, after 3 untimed ones, to fit a time budget
+BUDGET_DECIDES = ("steps", "decay_step")  # the fields a time budget sets at a run's start (kept on resume)
+
+
+def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: int = TIMED_STEPS) -> float:
+    """Seconds per training step of `config` on this machine: `count` steps (after 3 untimed ones) of forward,
+    backward, Adam and the weight average, on copies of the model, so that the run's weights and windows are
+    untouched. batch_at(k) gives the k-th batch, autocast the precision's context."""
+    model = copy.deepcopy(model).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+    started = None
+    for k in range(count + 3):
+        if k == 3:
+            started = time.perf_counter()
+        mixture, accompaniment, voice = batch_at(k)
+        with autocast:
+            predictions = model(mixture)
+        total = sum(stack_losses(predictions, mixture, accompaniment, voice, config.target, config.loss))
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        if average is not None:
+            average.update(model)
+    return (time.perf_counter() - started) / count
+
+
+def steps_within_budget(config: TrainConfig, seconds_per_step: float, seconds_spent: float = 0.0) -> int:
+    """The steps config.time_budget pays for at seconds_per_step: BUDGET_SHARE of the budget, less what was
+    already spent, less the losing trials' steps of an init_trials screening (their time counts too)."""
+    affordable = int((config.time_budget * BUDGET_SHARE - seconds_spent) / seconds_per_step)
+    steps = affordable - (config.init_trials - 1) * config.trial_steps
+    least = max(config.warmup_steps, config.trial_steps if config.init_trials > 1 else 0, config.checkpoint_every, 1)
+    if steps <= least:
+        raise ValueError(f"a time budget of {config.time_budget:g} s pays for {max(steps, 0)} steps at "
+                         f"{seconds_per_step:.3f} s per step on this machine; this recipe needs more than {least} "
+                         "(warm-up, trials, one checkpoint): give it more time or choose a smaller profile")
+    return steps
+
+
 class WeightAverage:
     """Exponential moving average of a model's weights (decay warmed up as min(decay, (1 + n) / (10 + n)))."""
 
@@ -152,6 +194,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
     step = 0
+    budget_decided = False
+    if config.time_budget and resume and (out_dir / "config.json").is_file():  # steps decided at the run's start
+        saved = json.loads((out_dir / "config.json").read_text())
+        config = replace(config, **{name: int(saved[name]) for name in BUDGET_DECIDES})
+        budget_decided = True
     if resume and checkpoint_path.is_file():
         payload = read_checkpoint(checkpoint_path)
         if TrainConfig.from_dict(payload["config"]) != config:
@@ -168,7 +215,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     last_step = config.steps if stop_after is None else min(config.steps, stop_after)
     if step >= last_step:  # a finished run resumed (e.g. `--resume --test`): nothing to train or to rewrite
         return checkpoint_path
-    if main_process:
+    if main_process and (budget_decided or not config.time_budget):  # a budget's steps: written once decided
         (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
     channels_last = device.type == "cpu" or device.type == "cuda"
@@ -192,6 +239,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         dist.broadcast_object_list(choice, src=0)
         precision = choice[0]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    if config.time_budget and not budget_decided:
+        config, last_step = _fit_to_budget(config, model, batch_at, autocast, stop_after, rank, world)
+        if main_process:
+            (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     chosen_seed = initial_weights_seed(config)
     if step == 0 and config.init_trials > 1:
         if last_step < config.trial_steps:  # stopped inside the screening (a simulated interruption)
@@ -263,6 +314,25 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     return checkpoint_path
 
 
+def _fit_to_budget(config: TrainConfig, model, batch_at, autocast, stop_after, rank: int, world: int):
+    """Time the training steps and return (config with the steps its time budget pays for, the last step to
+    train). The timing counts against the budget. Under torchrun the main process's figure decides (its own
+    steps, without the gradients' exchange). Warm-up stays as long; a staircase's decay step moves with the run."""
+    started = time.perf_counter()
+    steps = [None]
+    if rank == 0:
+        seconds_per_step = time_training_steps(model, batch_at, autocast, config)
+        steps[0] = steps_within_budget(config, seconds_per_step, time.perf_counter() - started)
+        print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step here, "
+              f"so {steps[0]} steps (the profile's schedule stretched to them)")
+    if world > 1:
+        dist.broadcast_object_list(steps, src=0)
+    if config.schedule == "step":  # the staircase keeps its place in the run (Park's ×0.2 at 80 %)
+        config = replace(config, decay_step=max(1, round(config.decay_step * steps[0] / config.steps)))
+    config = replace(config, steps=steps[0])
+    return config, config.steps if stop_after is None else min(config.steps, stop_after)
+
+
 def _load_training_state(payload: dict, model, average, optimizer) -> int:
     """Load a checkpoint's weights, weight average, optimizer and RNG state; return its step."""
     model.load_state_dict(payload.get("training_model", payload["model"]))
@@ -297,7 +367,7 @@ def _screen_initial_weights(config: TrainConfig, out_dir: Path, data_root, devic
     first = initial_weights_seed(config)
     seeds = [first + k for k in range(config.init_trials)]
     for seed in seeds:
-        trial = replace(config, init_seed=seed, init_trials=1, trial_steps=0, precision=precision)
+        trial = replace(config, init_seed=seed, init_trials=1, trial_steps=0, precision=precision, time_budget=0.0)
         train(trial, _trial_dir(out_dir, seed), data_root, resume=True, device=str(device),
               progress=progress, stop_after=min(config.trial_steps, stop_after or config.trial_steps), validate=False)
     if stop_after is not None and stop_after < config.trial_steps:
