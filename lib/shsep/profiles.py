@@ -10,7 +10,8 @@
   (about 2x on CPUs with AVX-512-BF16 or AMX), and two whole songs (15 training clips) held out to choose the
   checkpoint. Seed 1 (initial weights and windows): the seed the screening of initial weights chose, and the
   better of the two seeds' windows on the validation songs (README). ``--init-trials 4`` screens 4 initial
-  weights for ``trial_steps`` each instead. About 100 minutes of training on 2 cores of a Zen 4 EPYC (bf16).
+  weights for ``trial_steps`` each instead. About 100 minutes of training on 2 cores of a Zen 4 EPYC (bf16);
+  in fp32 (CPUs without native bf16) about 3 hours, where ``--time-budget 2h`` trains the steps that fit instead.
 * ``cpu-park-recipe``: the same network on Park's recipe (5000 steps of 4 real windows, ×0.2 at 80%), the
   shipped model before the recipe; per step of 4 patches on 2 cores: 24 ch +24 growth 0.53 s; 32 ch +0
   0.58 s (0.27 M params); 32 ch +16 0.78 s; 32 ch +32 1.22 s; Park's full model about 80 s.
