@@ -75,8 +75,8 @@ def test_train_overrides_the_profiles_network(tmp_path, mir1k_root, capsys):
 
 def test_time_budgets_read_as_durations(capsys):
     assert [cli.duration(text) for text in ("7200", "7200s", "90m", "2h", "1.5H")] == [7200, 7200, 5400, 7200, 5400]
-    for bad, message in (("two hours", "not a duration: 'two hours'"), ("0", "must be positive, not '0'"),
-                         ("-1h", "must be positive")):
+    for bad, message in (("two hours", "not a duration: 'two hours'"), ("0", "must be positive and finite, not '0'"),
+                         ("-1h", "must be positive"), ("inf", "finite, not 'inf'"), ("nan", "finite, not 'nan'")):
         with pytest.raises(SystemExit) as exit_:
             cli.main(["train", "--profile", "smoke", f"--time-budget={bad}"])
         assert exit_.value.code == 2 and message in capsys.readouterr().err

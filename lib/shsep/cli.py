@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+
 def duration(text: str) -> float:
     """Seconds from '7200', '7200s', '90m' or '2h' (argparse type of --time-budget)."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -15,8 +16,8 @@ def duration(text: str) -> float:
         seconds = float(text[:-1] if factor else text) * (factor or 1)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 7200, 90m, 2h)") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"a time budget must be positive, not {text!r}")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"a time budget must be positive and finite, not {text!r}")
     return seconds
 
 
