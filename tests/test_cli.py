@@ -88,7 +88,7 @@ def test_train_fits_a_time_budget(tmp_path, mir1k_root, capsys, monkeypatch):
 
     import shsep.train as training
 
-    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 1.5)  # 20 s × 0.97 / 1.5 s: 12
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 1.5)  # 20 s × 0.93 / 1.5 s: 12
     assert cli.main(["train", "--profile", "smoke", "--time-budget", "20s", "--out", str(tmp_path / "run"),
                      "--data-root", str(mir1k_root)]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())

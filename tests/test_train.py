@@ -186,7 +186,7 @@ def test_a_time_budget_fixes_the_steps_at_the_start_and_keeps_them_on_resume(mir
     import shsep.train as training
 
     config = replace(get_profile("smoke"), time_budget=0.5, checkpoint_every=2)
-    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 0.05)  # 0.485 s / 0.05 s: 9 steps
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 0.05)  # 0.465 s / 0.05 s: 9 steps
     train(config, tmp_path / "whole", mir1k_root, progress=False)
     decided = json.loads((tmp_path / "whole" / "config.json").read_text())
     assert (decided["steps"], decided["decay_step"]) == (9, 7)  # smoke's ×0.2 at step 16 of 20 moves to 7 of 9
@@ -226,5 +226,5 @@ def test_timing_steps_leaves_the_model_alone_and_budgets_count_trials_and_refuse
     assert steps_within_budget(recipe, 0.5, seconds_spent=10) == int((7200 * BUDGET_SHARE - 10) / 0.5)
     screened = replace(recipe, init_trials=4, trial_steps=1000)  # the 3 losing trials' steps are paid for too
     assert steps_within_budget(screened, 0.5) == int(7200 * BUDGET_SHARE / 0.5) - 3000
-    with pytest.raises(ValueError, match="pays for 698 steps at 10.000 s per step"):
+    with pytest.raises(ValueError, match="pays for 669 steps at 10.000 s per step"):
         steps_within_budget(recipe, 10.0)  # not even one checkpoint (every 1000 steps)
