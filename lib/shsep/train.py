@@ -103,16 +103,23 @@ def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: i
     for k in range(count + 3):
         if k == 3:
             started = time.perf_counter()
-        mixture, accompaniment, voice = batch_at(k)
-        with autocast:
-            predictions = model(mixture)
-        total = sum(stack_losses(predictions, mixture, accompaniment, voice, config.target, config.loss))
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        if average is not None:
-            average.update(model)
+        training_step(model, model, optimizer, average, batch_at(k), autocast, config)
     return (time.perf_counter() - started) / count
+
+
+def training_step(net, model, optimizer, average, batch, autocast, config: TrainConfig) -> list[torch.Tensor]:
+    """One step: forward (net: the model, or its DistributedDataParallel wrapper) under autocast, the stacks'
+    losses, backward, Adam, the weight average; returns the stacks' losses."""
+    mixture, accompaniment, voice = batch
+    with autocast:
+        predictions = net(mixture)
+    losses = stack_losses(predictions, mixture, accompaniment, voice, config.target, config.loss)
+    optimizer.zero_grad(set_to_none=True)
+    sum(losses).backward()
+    optimizer.step()
+    if average is not None:
+        average.update(model)
+    return losses
 
 
 def steps_within_budget(config: TrainConfig, seconds_per_step: float, seconds_spent: float = 0.0) -> int:
@@ -281,22 +288,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         lr = learning_rate_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        mixture, accompaniment, voice = batch_at(step)
-        with autocast:
-            predictions = net(mixture)
-        losses = stack_losses(predictions, mixture, accompaniment, voice, config.target, config.loss)
-        total = sum(losses)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        if average is not None:
-            average.update(model)
+        losses = training_step(net, model, optimizer, average, batch_at(step), autocast, config)
         step += 1
         if main_process:
             log.write(step, lr, [float(x.detach()) for x in losses], log.seconds_before + time.time() - started)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(total.detach()):.4f}", lr=f"{lr:.1e}")
+                bar.set_postfix(loss=f"{float(sum(losses).detach()):.4f}", lr=f"{lr:.1e}")
             if step % config.checkpoint_every == 0 or step == last_step:
                 separating_model = average.model if average is not None else model
                 _save(checkpoint_path, separating_model, optimizer, step, config,
