@@ -226,7 +226,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     if step >= last_step:  # a finished run resumed (e.g. `--resume --test`): nothing to train or to rewrite
         return checkpoint_path
     if main_process and (budget_decided or not config.time_budget):  # a budget's steps: written once decided
-        (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        _write_config(out_dir, config)
 
     channels_last = device.type == "cpu" or device.type == "cuda"
     if channels_last:
@@ -252,7 +252,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     if config.time_budget and not budget_decided:
         config, last_step = _fit_to_budget(config, model, batch_at, autocast, stop_after, rank, world)
         if main_process:
-            (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+            _write_config(out_dir, config)
     chosen_seed = initial_weights_seed(config)
     if step == 0 and config.init_trials > 1:
         if last_step < config.trial_steps:  # stopped inside the screening (a simulated interruption)
@@ -291,10 +291,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         losses = training_step(net, model, optimizer, average, batch_at(step), autocast, config)
         step += 1
         if main_process:
-            log.write(step, lr, [float(x.detach()) for x in losses], log.seconds_before + time.time() - started)
+            stack_values = [float(x.detach()) for x in losses]
+            log.write(step, lr, stack_values, log.seconds_before + time.time() - started)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(sum(losses).detach()):.4f}", lr=f"{lr:.1e}")
+                bar.set_postfix(loss=f"{sum(stack_values):.4f}", lr=f"{lr:.1e}")
             if step % config.checkpoint_every == 0 or step == last_step:
                 separating_model = average.model if average is not None else model
                 _save(checkpoint_path, separating_model, optimizer, step, config,
@@ -313,6 +314,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     if world > 1:
         dist.barrier()
     return checkpoint_path
+
+
+def _write_config(out_dir: Path, config: TrainConfig) -> None:
+    """The run's config.json (a time budget's decided steps included)."""
+    (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def _fit_to_budget(config: TrainConfig, model, batch_at, autocast, stop_after, rank: int, world: int):
