@@ -29,7 +29,8 @@ from pathlib import Path
 # issue's notes): 24 +24, 2 stacks 0.47 s; 32 +32 0.67 s; 3 stacks 0.66 s; 16 +32 0.36 s; the direct head and
 # the remix share cost the same. Run on 2026-11-26: base-s1, direct-linear-s0, wide32-s0, stacks3-s0 (`--only`);
 # then the seed study: init0 init1 init2 init3 data1 (H200, 5 runs sharing it, 460 s). Run on 2026-11-26 (a later
-# session): remix25-s1 abs-ratio-s1 log-l1-s1 lr2e-3-s1, against base-s1 (H200).
+# session): remix25-s1 abs-ratio-s1 log-l1-s1 lr2e-3-s1, against base-s1 (H200). Run on 2026-11-26 (a third
+# session): abs-ratio-s0, -s2 ... -s5, the shipped recipe's seed spread (H200).
 BASE_STEPS = 12500
 VALIDATE_EVERY = 2500  # the validation songs are scored at these steps and at the last one
 CANDIDATES = {
@@ -50,6 +51,8 @@ CANDIDATES = {
     "abs-ratio-s1": ({"target": "abs-ratio", "seed": 1}, BASE_STEPS),
     "log-l1-s1": ({"loss": "log-l1", "seed": 1}, BASE_STEPS),
     "lr2e-3-s1": ({"learning_rate": 2e-3, "seed": 1}, BASE_STEPS),
+    # the shipped recipe (abs-ratio) over more seeds: where its mean sits, and which seeds validation prefers
+    **{f"abs-ratio-s{k}": ({"target": "abs-ratio", "seed": k}, BASE_STEPS) for k in (0, 2, 3, 4, 5)},
     # the seed's two parts apart, at the 10000 steps the cpu profile then had: initial weights k on the windows of
     # seed 0 (the same batches, so their training losses compare step by step), and seed 0's weights on seed 1's
     **{f"init{k}": ({"seed": 0, "init_seed": k}, 10000) for k in range(4)},
