@@ -184,7 +184,28 @@ def test_gpu_sweep_candidates_against_the_mean_of_its_base_runs():
     text = experiment_log.sweep_findings(sweep)
     assert "seed 0, seed 1) reaches 10.10 / 10.10 dB" in text and "**-0.50 / +0.30 dB** against the base" in text
     assert "gpu-base-s1`" not in text  # the base runs are the reference, not candidates
+    assert "over 2 seeds" not in text  # one seed per lever: no spread to report
     assert "No GPU sweep" in experiment_log.sweep_findings(sweep.iloc[:0])
+
+
+def test_gpu_sweep_reports_a_lever_trained_over_several_seeds_as_mean_and_range():
+    def candidate(arm, seed, validation):
+        return {"budget": "gpu-sweep", "arm": arm, "change": arm, "parameters": 10, "steps": 100, "seed": seed,
+                "device": "cuda: H200", "validation_voice_gnsdr": validation[0],
+                "validation_accompaniment_gnsdr": validation[1]}
+
+    log = pd.DataFrame([candidate("gpu-base-s1", 1, (10.0, 10.0)), candidate("gpu-ratio-s10", 10, (10.5, 10.1)),
+                        candidate("gpu-ratio-s2", 2, (10.1, 10.3)), candidate("gpu-ratio-s3", 3, (10.3, 10.2)),
+                        candidate("gpu-wide-s0", 0, (9.0, 9.0))])
+    spread = experiment_log.lever_seed_spread(experiment_log.sweep_runs(log))
+    assert list(spread["lever"]) == ["ratio"]  # one seed of `wide`: not a spread
+    ratio = spread.iloc[0]
+    assert ratio["runs"] == 3 and ratio["seeds"] == "2, 3, 10"
+    assert ratio["voice_mean"] == pytest.approx(10.3) and ratio["accompaniment_against_base"] == pytest.approx(0.2)
+    assert (ratio["voice_min"], ratio["voice_max"]) == (10.1, 10.5)
+    text = experiment_log.sweep_findings(experiment_log.sweep_runs(log))
+    assert "`gpu-ratio` over 3 seeds (2, 3, 10): mean **10.30 / 10.20 dB**, +0.30 / +0.20 against the base" in text
+    assert "voice 10.10 to 10.50, accompaniment 10.10 to 10.30" in text
 
 
 def test_seed_study_ranks_initial_weights_by_early_loss_against_validation():

@@ -281,9 +281,37 @@ def sweep_findings(sweep: pd.DataFrame) -> str:
         lines.append(f"* `{run['arm']}` ({run['change']}): {run['validation_voice_gnsdr']:.2f} / "
                      f"{run['validation_accompaniment_gnsdr']:.2f}, **{run['voice_against_base']:+.2f} / "
                      f"{run['accompaniment_against_base']:+.2f} dB** against the base")
-    lines += ["", "One run per candidate, and the base's seed is not every candidate's: a difference of a few tenths "
-              "of a dB is within the seed spread; the training times are the GPU's, with the runs sharing it."]
+    spread = lever_seed_spread(sweep)
+    for _, lever in spread.iterrows():
+        lines += ["", f"`gpu-{lever['lever']}` over {lever['runs']} seeds ({lever['seeds']}): mean "
+                  f"**{lever['voice_mean']:.2f} / {lever['accompaniment_mean']:.2f} dB**, "
+                  f"{lever['voice_against_base']:+.2f} / {lever['accompaniment_against_base']:+.2f} against the base; "
+                  f"voice {lever['voice_min']:.2f} to {lever['voice_max']:.2f}, accompaniment "
+                  f"{lever['accompaniment_min']:.2f} to {lever['accompaniment_max']:.2f} from seed to seed."]
+    lines += ["", "One run per candidate unless said, and the base's seed is not every candidate's: a difference of a "
+              "few tenths of a dB is within the seed spread; the training times are the GPU's, with the runs sharing "
+              "it."]
     return "\n".join(lines)
+
+
+def lever_seed_spread(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The sweep's levers trained over several seeds (arms "gpu-<lever>-s<k>", base excluded): per lever the
+    number of runs, their seeds, and the mean, lowest and highest validation GNSDR of each source, with the
+    mean's difference from the base."""
+    candidates = sweep[~sweep["base"].astype(bool)]
+    parts = candidates["arm"].str.extract(r"^gpu-(?P<lever>.+)-s(?P<seed>\d+)$")
+    rows = []
+    for lever, runs in candidates.groupby(parts["lever"]):
+        if len(runs) < 2:
+            continue
+        row = {"lever": lever, "runs": len(runs),
+               "seeds": ", ".join(sorted(parts.loc[runs.index, "seed"], key=int))}
+        for source in ("voice", "accompaniment"):
+            values = runs[f"validation_{source}_gnsdr"]
+            row |= {f"{source}_mean": values.mean(), f"{source}_min": values.min(), f"{source}_max": values.max(),
+                    f"{source}_against_base": runs[f"{source}_against_base"].mean()}
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _is_seed_study(log: pd.DataFrame) -> pd.Series:
