@@ -30,7 +30,7 @@ from pathlib import Path
 # the remix share cost the same. Run on 2026-11-26: base-s1, direct-linear-s0, wide32-s0, stacks3-s0 (`--only`);
 # then the seed study: init0 init1 init2 init3 data1 (H200, 5 runs sharing it, 460 s). Run on 2026-11-26 (a later
 # session): remix25-s1 abs-ratio-s1 log-l1-s1 lr2e-3-s1, against base-s1 (H200). Run on 2026-11-26 (a third
-# session): abs-ratio-s0, -s2 ... -s5, the shipped recipe's seed spread (H200).
+# session): abs-ratio-s0, -s2, -s3, -s4, the shipped recipe's seed spread (H200; -s5 is defined, not yet run).
 BASE_STEPS = 12500
 VALIDATE_EVERY = 2500  # the validation songs are scored at these steps and at the last one
 CANDIDATES = {
