@@ -99,3 +99,15 @@ def test_train_fits_a_time_budget(tmp_path, mir1k_root, capsys, monkeypatch):
     assert cli.main(["train", "--profile", "smoke", "--time-budget", "20s", "--out", str(tmp_path / "short"),
                      "--data-root", str(mir1k_root)]) == 2
     assert "pays for 1 steps at 10.000 s per step" in capsys.readouterr().err
+
+
+def test_hold_out_chooses_the_validation_songs(tmp_path, monkeypatch, capsys):
+    """`--hold-out SONG ...` replaces the profile's validation songs; `--hold-out` alone trains on every clip."""
+    import shsep.train as training
+    from shsep.profiles import VALIDATION_SONGS
+
+    chosen = []
+    monkeypatch.setattr(training, "train", lambda config, out, **kwargs: chosen.append(config) or out)
+    for argv, songs in (([], VALIDATION_SONGS), (["--hold-out", "amy_3"], ("amy_3",)), (["--hold-out"], ())):
+        assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run")] + argv) == 0
+        assert chosen[-1].validation_songs == songs

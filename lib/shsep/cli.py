@@ -48,6 +48,9 @@ def _add_train(p):
     p.add_argument("--channels", type=int, help="the network's width at full resolution (the profile's by default)")
     p.add_argument("--growth", type=int, help="channels added per pooling")
     p.add_argument("--stacks", type=int, help="number of stacked hourglasses")
+    p.add_argument("--hold-out", nargs="*", metavar="SONG", dest="validation_songs",
+                   help="whole training songs held out to choose the checkpoint (the profile's by default, cpu: "
+                        "abjones_5 amy_14); with no song, train on every training clip and keep the last step")
     p.add_argument("--data-root", help="MIR-1K folder (default: $MIR1K_ROOT, data/MIR-1K, ../shared/data/MIR-1K)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials", "remix",
-                   "channels", "growth", "stacks")
+                   "channels", "growth", "stacks", "validation_songs")
 
 
 def _train(args) -> int:
@@ -206,6 +209,8 @@ def _train(args) -> int:
 
     profile = args.profile or default_profile()
     overrides = {k: getattr(args, k) for k in TRAIN_OVERRIDES if getattr(args, k) is not None}
+    if "validation_songs" in overrides:
+        overrides["validation_songs"] = tuple(overrides["validation_songs"])
     config = get_profile(profile, **overrides)
     out = args.out or Path("runs") / profile
     length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")
@@ -218,7 +223,9 @@ def _train(args) -> int:
         from .experiments import log_training_run
         from .metrics import format_summary
 
-        change = ", ".join([f"profile {profile}"] + [f"{k} {v}" for k, v in overrides.items()])
+        described = {k: (" ".join(v) or "none") if k == "validation_songs" else v for k, v in overrides.items()}
+        change = ", ".join([f"profile {profile}"] + [f"{k.replace('validation_songs', 'hold-out')} {v}"
+                                                     for k, v in described.items()])
         row = log_training_run(out, change, data_root=args.data_root)
         print(format_summary(row | {"split": "test", "precision": "fp32"}))  # scored in Park's protocol
         print("logged in results/experiments.csv")
