@@ -296,3 +296,32 @@ def test_gpu_sweep_candidates_are_valid_cpu_profile_variants_that_fit_its_budget
         build_model(config.model)
         cheaper = config.model.channels < 24 and config.model.stacks == 2
         assert steps <= sweep.BASE_STEPS or cheaper, name
+
+
+def test_a_refit_is_measured_against_the_run_whose_recipe_it_repeats():
+    """A run that held no songs out and otherwise repeats a validated run's recipe is that recipe's refit on every
+    training clip: its reference is that run (not the best by validation), and the findings say so."""
+    recipe = {name: 1 for name in experiment_log.RECIPE_COLUMNS} | {"target": "abs-ratio", "head": "default"}
+
+    def run(arm, date, validation, test, clips, **changes):
+        return recipe | changes | {
+            "budget": "recipe", "arm": arm, "change": f"profile {arm}", "parameters": 10, "precision": "bf16",
+            "device": "cpu", "clips_scored": 413, "train_seconds": 6000.0, "date": date, "train_clips": clips,
+            "validation_voice_gnsdr": validation[0], "validation_accompaniment_gnsdr": validation[1],
+            "voice_gnsdr": test[0], "accompaniment_gnsdr": test[1]}
+
+    log = pd.DataFrame([run("park", "2026-11-25 19:00", (np.nan, np.nan), (9.0, 8.6), 175, steps=5000),
+                        run("cpu", "2026-11-26 13:00", (10.4, 10.6), (10.96, 10.46), 160),
+                        run("longer", "2026-11-26 16:00", (10.5, 10.7), (10.97, 10.44), 160, steps=14000),
+                        run("cpu-all", "2026-11-26 22:00", (np.nan, np.nan), (11.1, 10.5), 175)])
+    runs = experiment_log.recipe_runs(log)
+    assert list(runs["refit_of"].fillna("-")) == ["-", "-", "-", "cpu"]
+    assert list(runs["reference"].iloc[1:]) == ["park", "cpu", "cpu"]
+    assert runs["test_voice_gain"].iloc[3] == pytest.approx(0.14)
+    text = experiment_log.recipe_findings(runs)
+    assert "`cpu`'s recipe refitted on all 175 training clips, its last step kept" in text
+    assert "against `cpu`: test +0.14 / +0.04 dB" in text
+    assert "The best run by validation, `longer`: the milestone" in text
+    assert "`cpu-all`, the refit of `cpu` on every training clip: the milestone (10.0 / 9.5) is **reached**; the " \
+           "goal (11.0 / 10.4) is **reached**." in text
+    assert "nan" not in text
