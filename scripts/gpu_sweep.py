@@ -99,13 +99,15 @@ def _accept_prepared_rate() -> None:
 
 
 def train_one(name: str, data: Path, runs: Path) -> None:
-    from shsep.profiles import get_profile
+    from shsep.profiles import VALIDATION_SONGS, get_profile
     from shsep.train import train
 
     _accept_prepared_rate()
     overrides, steps = CANDIDATES[name]
-    # one initial weights per run: the sweep compares levers (and seeds) themselves, not the profile's screening
-    config = get_profile("cpu", steps=steps, checkpoint_every=VALIDATE_EVERY, **({"init_trials": 1} | overrides))
+    # one initial weights per run: the sweep compares levers (and seeds) themselves, not the profile's screening;
+    # the validation songs held out, as the profile's own refit does not
+    config = get_profile("cpu", steps=steps, checkpoint_every=VALIDATE_EVERY, validation_songs=VALIDATION_SONGS,
+                         **({"init_trials": 1} | overrides))
     train(config, runs / name, data_root=data, progress=False)
 
 
@@ -155,11 +157,11 @@ def _steps_done(run_dir: Path) -> int:
 def warm_cache(data: Path) -> None:
     from shsep.data import index_clips, split_validation
     from shsep.dataset import StemSpectrograms
-    from shsep.profiles import get_profile
+    from shsep.profiles import VALIDATION_SONGS, get_profile
 
     _accept_prepared_rate()
     config = get_profile("cpu")
-    clips, _ = split_validation(index_clips(data, "train"), config.validation_songs)
+    clips, _ = split_validation(index_clips(data, "train"), VALIDATION_SONGS)
     StemSpectrograms(clips, config.front_end, progress=False)
 
 

@@ -5,7 +5,7 @@ For each (windowing, precision, post-filter, shifts averaged): Park's protocol a
 the 15 clips of the validation songs that the cpu recipe holds out of training (`profiles.VALIDATION_SONGS`), plus
 the network's seconds per minute of 16 kHz audio (one process, 2 threads). The checkpoint must not have trained on
 these songs.
-Run: python scripts/inference_choices.py --checkpoint runs/cpu/best.pt
+Run: python scripts/inference_choices.py --checkpoint runs/cpu-heldout/best.pt (a run that held them out)
 """
 from __future__ import annotations
 

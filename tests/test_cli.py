@@ -102,12 +102,13 @@ def test_train_fits_a_time_budget(tmp_path, mir1k_root, capsys, monkeypatch):
 
 
 def test_hold_out_chooses_the_validation_songs(tmp_path, monkeypatch, capsys):
-    """`--hold-out SONG ...` replaces the profile's validation songs; `--hold-out` alone trains on every clip."""
+    """`--hold-out SONG ...` holds songs out of the cpu profile's refit on every clip; `--hold-out` alone none."""
     import shsep.train as training
     from shsep.profiles import VALIDATION_SONGS
 
     chosen = []
     monkeypatch.setattr(training, "train", lambda config, out, **kwargs: chosen.append(config) or out)
-    for argv, songs in (([], VALIDATION_SONGS), (["--hold-out", "amy_3"], ("amy_3",)), (["--hold-out"], ())):
+    for argv, songs in (([], ()), (["--hold-out", *VALIDATION_SONGS], VALIDATION_SONGS), (["--hold-out"], ()),
+                        (["--hold-out", "amy_3"], ("amy_3",))):
         assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run")] + argv) == 0
         assert chosen[-1].validation_songs == songs

@@ -26,10 +26,13 @@ def test_validation_songs_are_whole_training_songs(mir1k_root):
         split_validation(clips, ("amy_99",))
 
 
-def test_the_cpu_recipe_holds_out_validation_songs_and_survives_a_json_round_trip():
+def test_the_cpu_recipe_is_a_refit_on_every_clip_and_survives_a_json_round_trip():
+    """The shipped recipe trains on all training clips; the search held VALIDATION_SONGS out (`--hold-out`)."""
     config = PROFILES["cpu"]
-    assert config.validation_songs == VALIDATION_SONGS and config.remix > 0 and config.precision == "auto"
-    assert TrainConfig.from_dict(config.to_dict()) == config  # tuples survive config.json
+    assert config.validation_songs == () and config.remix > 0 and config.precision == "auto"
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    held_out = get_profile("cpu", validation_songs=VALIDATION_SONGS)
+    assert TrainConfig.from_dict(held_out.to_dict()) == held_out  # tuples survive config.json
 
 
 @pytest.fixture(scope="module")

@@ -49,8 +49,9 @@ def _add_train(p):
     p.add_argument("--growth", type=int, help="channels added per pooling")
     p.add_argument("--stacks", type=int, help="number of stacked hourglasses")
     p.add_argument("--hold-out", nargs="*", metavar="SONG", dest="validation_songs",
-                   help="whole training songs held out to choose the checkpoint (the profile's by default, cpu: "
-                        "abjones_5 amy_14); with no song, train on every training clip and keep the last step")
+                   help="whole training songs held out, scored at every checkpoint, the best kept as best.pt (the "
+                        "profile's by default: none for cpu, whose recipe was chosen holding out abjones_5 amy_14); "
+                        "with no song, train on every training clip and keep the last step")
     p.add_argument("--data-root", help="MIR-1K folder (default: $MIR1K_ROOT, data/MIR-1K, ../shared/data/MIR-1K)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
