@@ -259,8 +259,8 @@ def recipe_findings(runs: pd.DataFrame) -> str:
     for i, run in runs.iterrows():
         if pd.notna(run["validation_voice_gnsdr"]):
             validation = f"validation {run['validation_voice_gnsdr']:.2f} / {run['validation_accompaniment_gnsdr']:.2f}"
-        elif pd.notna(run.get("refit_of")):
-            clips = f"all {int(run['train_clips'])}" if pd.notna(run.get("train_clips")) else "all the"
+        elif pd.notna(run["refit_of"]):
+            clips = f"all {int(run['train_clips'])}" if pd.notna(run["train_clips"]) else "all the"
             validation = (f"no validation songs held out: `{run['refit_of']}`'s recipe refitted on {clips} training "
                           "clips, its last step kept")
         else:
@@ -275,8 +275,7 @@ def recipe_findings(runs: pd.DataFrame) -> str:
     best = runs.loc[runs["validation_voice_gnsdr"].fillna(-np.inf).add(
         runs["validation_accompaniment_gnsdr"].fillna(-np.inf)).idxmax()]
     paragraph = f"The best run by validation, `{best['arm']}`: {_verdicts(best)}."
-    refits = runs[runs["refit_of"].notna()] if "refit_of" in runs else runs.iloc[:0]
-    for _, run in refits.iterrows():
+    for _, run in runs[runs["refit_of"].notna()].iterrows():
         paragraph += f" `{run['arm']}`, the refit of `{run['refit_of']}` on every training clip: {_verdicts(run)}."
     lines += ["", paragraph + " One run per row: a gain of a few tenths of a dB is a lead, not a result (reseeding "
               "moved the 1000-step arms by about 1 dB; two trainings of Park's recipe at 5000 steps differ by about "
