@@ -52,6 +52,9 @@ def _add_train(p):
                    help="whole training songs held out, scored at every checkpoint, the best kept as best.pt (the "
                         "profile's by default: none for cpu, whose recipe was chosen holding out abjones_5 amy_14); "
                         "with no song, train on every training clip and keep the last step")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"],
+                   help="CPU training precision (the profile's by default; auto: bf16 where a start-up probe finds it "
+                        "faster); fp32 reproduces a CPU without native bf16")
     p.add_argument("--data-root", help="MIR-1K folder (default: $MIR1K_ROOT, data/MIR-1K, ../shared/data/MIR-1K)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
 
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials", "remix",
-                   "channels", "growth", "stacks", "validation_songs")
+                   "channels", "growth", "stacks", "validation_songs", "precision")
 
 
 def _train(args) -> int:
