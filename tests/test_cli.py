@@ -86,7 +86,7 @@ def test_train_fits_a_time_budget(tmp_path, mir1k_root, capsys, monkeypatch):
     """`shsep train --time-budget` times the steps here and records the steps it chose in the run's config."""
     import json
 
-    import shsep.train as training
+    import shsep.train.budget as training
 
     monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 1.5)  # 20 s × 0.93 / 1.5 s: 12
     assert cli.main(["train", "--profile", "smoke", "--time-budget", "20s", "--out", str(tmp_path / "run"),

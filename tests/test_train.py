@@ -183,7 +183,7 @@ def test_init_trials_continue_the_trial_with_the_lowest_loss(mir1k_root, tmp_pat
 def test_a_time_budget_fixes_the_steps_at_the_start_and_keeps_them_on_resume(mir1k_root, tmp_path, monkeypatch):
     import json
 
-    import shsep.train as training
+    import shsep.train.budget as training
 
     config = replace(get_profile("smoke"), time_budget=0.5, checkpoint_every=2)
     monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 0.05)  # 0.465 s / 0.05 s: 9 steps
@@ -210,7 +210,7 @@ def test_timing_steps_leaves_the_model_alone_and_budgets_count_trials_and_refuse
     from contextlib import nullcontext
 
     from shsep.models import build_model
-    from shsep.train import BUDGET_SHARE, steps_within_budget, time_training_steps
+    from shsep.train.budget import BUDGET_SHARE, steps_within_budget, time_training_steps
 
     config = get_profile("smoke")
     model = build_model(config.model)

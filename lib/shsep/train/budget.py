@@ -1,0 +1,70 @@
+"""A time budget (``shsep train --time-budget 2h``): time the steps on this machine at the start, train what fits.
+
+The timing runs on copies of the model, so the run's weights and windows are untouched; the steps it decides are
+written to the run's config.json and kept on resume. The same timing gives every long run its estimate.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import replace
+
+import torch
+import torch.distributed as dist
+
+from ..profiles import TrainConfig
+from .step import WeightAverage, training_step
+
+# Of a time budget, the share the timed steps may fill. The rest covers the validation passes (about 3 % of the cpu
+# profile's 2 hours) and speed drift (in a 10-minute cpu-profile run the timed steps ran 3 % faster than the
+# run's average), so that the wall clock, validation included, stays inside the budget.
+BUDGET_SHARE = 0.93
+TIMED_STEPS = 20  # training steps timed, after 3 untimed ones, to fit a time budget
+BUDGET_DECIDES = ("steps", "decay_step")  # the fields a time budget sets at a run's start (kept on resume)
+
+
+def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: int = TIMED_STEPS) -> float:
+    """Seconds per training step of `config` on this machine: `count` steps (after 3 untimed ones) of forward,
+    backward, Adam and the weight average, on copies of the model, so that the run's weights and windows are
+    untouched. batch_at(k) gives the k-th batch, autocast the precision's context."""
+    model = copy.deepcopy(model).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+    started = None
+    for k in range(count + 3):
+        if k == 3:
+            started = time.perf_counter()
+        training_step(model, model, optimizer, average, batch_at(k), autocast, config)
+    return (time.perf_counter() - started) / count
+
+
+def steps_within_budget(config: TrainConfig, seconds_per_step: float, seconds_spent: float = 0.0) -> int:
+    """The steps config.time_budget pays for at seconds_per_step: BUDGET_SHARE of the budget, less what was
+    already spent, less the losing trials' steps of an init_trials screening (their time counts too)."""
+    affordable = int((config.time_budget * BUDGET_SHARE - seconds_spent) / seconds_per_step)
+    steps = affordable - (config.init_trials - 1) * config.trial_steps
+    least = max(config.warmup_steps, config.trial_steps if config.init_trials > 1 else 0, config.checkpoint_every, 1)
+    if steps <= least:
+        raise ValueError(f"a time budget of {config.time_budget:g} s pays for {max(steps, 0)} steps at "
+                         f"{seconds_per_step:.3f} s per step on this machine; this recipe needs more than {least} "
+                         "(warm-up, trials, one checkpoint): give it more time or choose a smaller profile")
+    return steps
+
+
+def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, world: int):
+    """Time the training steps; return (config with the steps its time budget pays for, seconds per step). The
+    timing counts against the budget. Under torchrun the main process's figure decides (its own steps, without the
+    gradients' exchange). Warm-up stays as long; a staircase's decay step moves with the run."""
+    started = time.perf_counter()
+    decided = [None, None]
+    if rank == 0:
+        seconds_per_step = time_training_steps(model, batch_at, autocast, config)
+        decided = [steps_within_budget(config, seconds_per_step, time.perf_counter() - started), seconds_per_step]
+        print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step here, "
+              f"so {decided[0]} steps (the profile's schedule stretched to them)")
+    if world > 1:
+        dist.broadcast_object_list(decided, src=0)
+    steps, seconds_per_step = decided
+    if config.schedule == "step":  # the staircase keeps its place in the run (Park's ×0.2 at 80 %)
+        config = replace(config, decay_step=max(1, round(config.decay_step * steps / config.steps)))
+    return replace(config, steps=steps), seconds_per_step
