@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from shsep import arms, evaluator_questions, experiment_log, experiments, probes
+from shsep import ablation_findings, arms, evaluator_questions, experiment_log, experiments, probes, recipe_search
 from shsep.data import index_clips
 from shsep.models import ModelConfig, build_model
 from shsep.profiles import get_profile
@@ -66,10 +66,10 @@ def test_spread_and_comparison_sentences():
                         {"arm": "base-seed1", **{m: 5.5 for m in experiment_log.METRICS}},
                         {"arm": "stacks-4", **{m: 6.5 for m in experiment_log.METRICS}},
                         {"arm": "stacks-1", **{m: 5.2 for m in experiment_log.METRICS}}])
-    assert experiment_log.run_to_run_spread(log)["voice_gnsdr"] == pytest.approx(0.5)
-    assert "3.0× the 0.50 dB" in experiment_log.compare(log, "stacks-4")
-    assert "within the 0.50 dB" in experiment_log.compare(log, "stacks-1")
-    assert "not run yet" in experiment_log.compare(log, "constant")
+    assert ablation_findings.run_to_run_spread(log)["voice_gnsdr"] == pytest.approx(0.5)
+    assert "3.0× the 0.50 dB" in ablation_findings.compare(log, "stacks-4")
+    assert "within the 0.50 dB" in ablation_findings.compare(log, "stacks-1")
+    assert "not run yet" in ablation_findings.compare(log, "constant")
 
 
 def test_probe_sees_a_dead_relu_head_and_restores_batchnorm():
@@ -161,11 +161,11 @@ def test_findings_are_generated_from_the_log():
 
     log = pd.DataFrame([row("base", 6.0, 6.0), row("base-seed1", 5.5, 5.0), row("base-seed2", 5.8, 5.9),
                         row("stacks-1", 6.2, 6.1), row("stacks-4", 8.0, 6.5)])
-    text = experiment_log.findings("stacks", log)
+    text = ablation_findings.findings("stacks", log)
     assert "**6.20 / 6.10 dB**" in text and "vs base +2.00 / +0.50 dB" in text
     assert "voice: best `stacks-4`, largest gap 2.00 dB, **beyond** the seed spread" in text  # spread 0.5
     assert "accompaniment: best `stacks-4`, largest gap 0.50 dB, **within** the seed spread" in text  # spread 1.0
-    assert "no arm" in experiment_log.findings("samplers", log.iloc[:0])
+    assert "no arm" in ablation_findings.findings("samplers", log.iloc[:0])
 
 
 def test_gpu_sweep_candidates_against_the_mean_of_its_base_runs():
@@ -177,15 +177,15 @@ def test_gpu_sweep_candidates_against_the_mean_of_its_base_runs():
     log = pd.DataFrame([candidate("gpu-base-s0", 0, (10.0, 10.2)), candidate("gpu-base-s1", 1, (10.2, 10.0)),
                         candidate("gpu-wide-s0", 0, (9.6, 10.4)),
                         {"budget": "recipe", "arm": "cpu", "validation_voice_gnsdr": 1.0}])
-    sweep = experiment_log.sweep_runs(log)
+    sweep = recipe_search.sweep_runs(log)
     assert list(sweep["arm"]) == ["gpu-base-s0", "gpu-base-s1", "gpu-wide-s0"]
     wide = sweep.iloc[2]
     assert wide["voice_against_base"] == pytest.approx(-0.5) and wide["accompaniment_against_base"] == pytest.approx(0.3)
-    text = experiment_log.sweep_findings(sweep)
+    text = recipe_search.sweep_findings(sweep)
     assert "seed 0, seed 1) reaches 10.10 / 10.10 dB" in text and "**-0.50 / +0.30 dB** against the base" in text
     assert "gpu-base-s1`" not in text  # the base runs are the reference, not candidates
     assert "over 2 seeds" not in text  # one seed per lever: no spread to report
-    assert "No GPU sweep" in experiment_log.sweep_findings(sweep.iloc[:0])
+    assert "No GPU sweep" in recipe_search.sweep_findings(sweep.iloc[:0])
 
 
 def test_gpu_sweep_reports_a_lever_trained_over_several_seeds_as_mean_and_range():
@@ -197,13 +197,13 @@ def test_gpu_sweep_reports_a_lever_trained_over_several_seeds_as_mean_and_range(
     log = pd.DataFrame([candidate("gpu-base-s1", 1, (10.0, 10.0)), candidate("gpu-ratio-s10", 10, (10.5, 10.1)),
                         candidate("gpu-ratio-s2", 2, (10.1, 10.3)), candidate("gpu-ratio-s3", 3, (10.3, 10.2)),
                         candidate("gpu-wide-s0", 0, (9.0, 9.0))])
-    spread = experiment_log.lever_seed_spread(experiment_log.sweep_runs(log))
+    spread = recipe_search.lever_seed_spread(recipe_search.sweep_runs(log))
     assert list(spread["lever"]) == ["ratio"]  # one seed of `wide`: not a spread
     ratio = spread.iloc[0]
     assert ratio["runs"] == 3 and ratio["seeds"] == "2, 3, 10"
     assert ratio["voice_mean"] == pytest.approx(10.3) and ratio["accompaniment_against_base"] == pytest.approx(0.2)
     assert (ratio["voice_min"], ratio["voice_max"]) == (10.1, 10.5)
-    text = experiment_log.sweep_findings(experiment_log.sweep_runs(log))
+    text = recipe_search.sweep_findings(recipe_search.sweep_runs(log))
     assert "`gpu-ratio` over 3 seeds (2, 3, 10): mean **10.30 / 10.20 dB**, +0.30 / +0.20 against the base" in text
     assert "voice 10.10 to 10.50, accompaniment 10.10 to 10.30" in text
 
@@ -219,17 +219,17 @@ def test_seed_study_ranks_initial_weights_by_early_loss_against_validation():
                         run("gpu-base-s1", 1, 1, 0.009, 10.0),
                         {"budget": "recipe", "arm": "cpu-screened", "init_seed": 1, "device": "cpu: EPYC",
                          "init_trial_losses": "0:0.0121 1:0.0101 2:0.0112"}])
-    seeds = experiment_log.seed_runs(log)
+    seeds = recipe_search.seed_runs(log)
     assert list(seeds["arm"]) == ["gpu-data1", "gpu-init0", "gpu-init1", "gpu-init2"]
-    assert "gpu-init0" not in set(experiment_log.sweep_runs(log)["arm"])  # not a lever of the sweep
-    text = experiment_log.seed_findings(seeds, log)
+    assert "gpu-init0" not in set(recipe_search.sweep_runs(log)["arm"])  # not a lever of the sweep
+    text = recipe_search.seed_findings(seeds, log)
     assert "8.80 to 9.60 dB, a spread of **0.80 dB**" in text
     assert "(lowest first): init 1, 2, 0" in text and "(best first): init 1, 0, 2" in text
     assert "rank correlation 0.50" in text
     assert "(init 1) gives 9.60 dB, **+0.47 dB** against the mean" in text
     assert "init 0, data seed 1) move it by +0.50 dB" in text
     assert "`cpu-screened` screened 3 initial weights" in text and "and continued init 1" in text
-    assert "No seed study" in experiment_log.seed_findings(seeds.iloc[:0])
+    assert "No seed study" in recipe_search.seed_findings(seeds.iloc[:0])
 
 
 def test_recipe_runs_their_gains_and_the_training_time_points():
@@ -246,24 +246,24 @@ def test_recipe_runs_their_gains_and_the_training_time_points():
                         recipe("park", "2026-11-25 19:00", (np.nan, np.nan), (9.0, 8.6), 3600.0),
                         {"budget": "cpu-1000", "arm": "base", "train_seconds": 360.0, "voice_gnsdr": 6.0,
                          "accompaniment_gnsdr": 6.5, "clips_scored": 100}])
-    runs = experiment_log.recipe_runs(log)
+    runs = recipe_search.recipe_runs(log)
     assert list(runs["arm"]) == ["park", "cpu", "wider"] and list(runs["hours"]) == [1.0, 1.5, 2.0]
     assert runs["test_voice_gain"].iloc[2] == pytest.approx(0.6)
     assert runs["validation_accompaniment_gain"].iloc[2] == pytest.approx(0.2)
-    text = experiment_log.recipe_findings(runs)
+    text = recipe_search.recipe_findings(runs)
     assert "test +0.60 / +0.30 dB" in text and "`wider`: the milestone (10.0 / 9.5) is **reached**" in text
     assert "no validation songs held out" in text and "against `park`: test +0.50 / +0.70 dB" in text
     assert "nan" not in text
     assert "the goal (11.0 / 10.4) is missed: voice by 0.90 dB, accompaniment by 0.80 dB" in text
-    assert "No recipe run" in experiment_log.recipe_findings(runs.iloc[:0])
+    assert "No recipe run" in recipe_search.recipe_findings(runs.iloc[:0])
     assert "opposite directions" not in text
 
     # a later run is measured against the incumbent (best earlier validation), not the run just before it
     longer = pd.DataFrame([recipe("longer", "2026-11-26 03:00", (9.0, 9.0), (10.5, 9.9), 7000.0)])
-    runs = experiment_log.recipe_runs(pd.concat([log, longer]))
+    runs = recipe_search.recipe_runs(pd.concat([log, longer]))
     assert list(runs["reference"].iloc[1:]) == ["park", "cpu", "wider"] and pd.isna(runs["reference"].iloc[0])
     assert runs["validation_voice_gain"].iloc[3] == pytest.approx(-0.5)
-    text = experiment_log.recipe_findings(runs)
+    text = recipe_search.recipe_findings(runs)
     assert "against `wider`: validation -0.50 / -0.40, test +0.40 / +0.30 dB" in text
     assert "opposite directions for `longer` against `wider` (validation -0.45, test +0.35 dB" in text
     assert "The best run by validation, `wider`" in text
@@ -272,7 +272,7 @@ def test_recipe_runs_their_gains_and_the_training_time_points():
                                "stacks": [4, 4], "channels": [64, 256], "growth": [64, 0],
                                "iterations": [15000, 15000], "voice_gnsdr": [10.6, 10.4],
                                "accompaniment_gnsdr": [9.8, 9.8], "test_clips": [825, 825]})
-    points = experiment_log.training_time_points(log, report_log)
+    points = recipe_search.training_time_points(log, report_log)
     assert len(points) == 5  # the report's run without a training time is left out
     report = points[points["group"] == "report (GTX1060(6GB))"].iloc[0]
     assert report["hours"] == 3.0 and report["label"] == "4 stacks, 64 +64, 15000 steps" and report["clips"] == 825
@@ -301,7 +301,7 @@ def test_gpu_sweep_candidates_are_valid_cpu_profile_variants_that_fit_its_budget
 def test_a_refit_is_measured_against_the_run_whose_recipe_it_repeats():
     """A run that held no songs out and otherwise repeats a validated run's recipe is that recipe's refit on every
     training clip: its reference is that run (not the best by validation), and the findings say so."""
-    recipe = {name: 1 for name in experiment_log.RECIPE_COLUMNS} | {"target": "abs-ratio", "head": "default"}
+    recipe = {name: 1 for name in recipe_search.RECIPE_COLUMNS} | {"target": "abs-ratio", "head": "default"}
 
     def run(arm, date, validation, test, clips, **changes):
         return recipe | changes | {
@@ -314,11 +314,11 @@ def test_a_refit_is_measured_against_the_run_whose_recipe_it_repeats():
                         run("cpu", "2026-11-26 13:00", (10.4, 10.6), (10.96, 10.46), 160),
                         run("longer", "2026-11-26 16:00", (10.5, 10.7), (10.97, 10.44), 160, steps=14000),
                         run("cpu-all", "2026-11-26 22:00", (np.nan, np.nan), (11.1, 10.5), 175)])
-    runs = experiment_log.recipe_runs(log)
+    runs = recipe_search.recipe_runs(log)
     assert list(runs["refit_of"].fillna("-")) == ["-", "-", "-", "cpu"]
     assert list(runs["reference"].iloc[1:]) == ["park", "cpu", "cpu"]
     assert runs["test_voice_gain"].iloc[3] == pytest.approx(0.14)
-    text = experiment_log.recipe_findings(runs)
+    text = recipe_search.recipe_findings(runs)
     assert "`cpu`'s recipe refitted on all 175 training clips, its last step kept" in text
     assert "against `cpu`: test +0.14 / +0.04 dB" in text
     assert "The best run by validation, `longer`: the milestone" in text

@@ -98,7 +98,7 @@ def ablation_bars(log, spread=None):
 
 def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | None = None, floor_db: float = 4.0):
     """GNSDR (voice, accompaniment) against training hours, log axis, one marker per group of
-    `experiment_log.training_time_points`; `paper` ({source: dB}, Park's published figure, no time given) and
+    `recipe_search.training_time_points`; `paper` ({source: dB}, Park's published figure, no time given) and
     `goal` (a target on the clips present here) as horizontal lines; runs below floor_db (failures) are counted."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
     markers = "os^vDP"
@@ -125,7 +125,7 @@ def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | 
 
 
 def validation_against_test(runs):
-    """Validation against test GNSDR for the recipe runs (`experiment_log.recipe_runs`): does choosing on the
+    """Validation against test GNSDR for the recipe runs (`recipe_search.recipe_runs`): does choosing on the
     validation songs pick what the test clips would have picked?"""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, source in zip(axes, ("voice", "accompaniment")):
