@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from shsep import cli
+from shsep import cli, cli_args
 
 
 def test_help_and_argument_errors_do_not_import_the_heavy_parts():
@@ -18,7 +18,7 @@ def test_help_and_argument_errors_do_not_import_the_heavy_parts():
 
 
 def test_every_command_builds_its_arguments():
-    for name in cli.SUBCOMMANDS:
+    for name in cli_args.SUBCOMMANDS:
         with pytest.raises(SystemExit) as exit_:
             cli.main([name, "--help"])
         assert exit_.value.code == 0
@@ -26,7 +26,7 @@ def test_every_command_builds_its_arguments():
 
 def _argument_choices(command: str) -> dict:
     """{argument: its choices} of one subcommand, as its parser builds them."""
-    subcommand = cli.build_parser([command])._subparsers._group_actions[0].choices[command]
+    subcommand = cli_args.build_parser([command])._subparsers._group_actions[0].choices[command]
     return {a.dest: a.choices for a in subcommand._actions if a.choices}
 
 
@@ -74,7 +74,7 @@ def test_train_overrides_the_profiles_network(tmp_path, mir1k_root, capsys):
 
 
 def test_time_budgets_read_as_durations(capsys):
-    assert [cli.duration(text) for text in ("7200", "7200s", "90m", "2h", "1.5H")] == [7200, 7200, 5400, 7200, 5400]
+    assert [cli_args.duration(text) for text in ("7200", "7200s", "90m", "2h", "1.5H")] == [7200, 7200, 5400, 7200, 5400]
     for bad, message in (("two hours", "not a duration: 'two hours'"), ("0", "must be positive and finite, not '0'"),
                          ("-1h", "must be positive"), ("inf", "finite, not 'inf'"), ("nan", "finite, not 'nan'")):
         with pytest.raises(SystemExit) as exit_:

@@ -86,16 +86,28 @@ def ensure_writable_dir(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def partial_path(path: str | os.PathLike) -> Path:
+    """Where a stem is written until it is complete: a hidden name beside its final one (``.song_voice.wav.partial``),
+    which the next run for the same stem overwrites."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial")
+
+
 class StemWriter:
-    """One output file written block by block: `write(block)` takes float32 (channels, samples)."""
+    """One output file written block by block: `write(block)` takes float32 (channels, samples).
+
+    It is written under `partial_path` and renamed to its final name by close(keep=True), so that a run killed
+    half-way leaves no file under a stem's final name; close(keep=False) removes it.
+    """
 
     def __init__(self, path: str | os.PathLike, rate: int, channels: int, file_format: str = "wav"):
         if file_format not in FORMATS:
             raise AudioError(f"output format must be one of {', '.join(FORMATS)}, not {file_format!r}")
         self.path = Path(path)
+        self.partial = partial_path(self.path)
         # FLAC stores integers: keep headroom by clipping at full scale (a sum of stems can exceed it slightly).
         self._clip = file_format != "wav"
-        self._file = sf.SoundFile(str(self.path), "w", samplerate=rate, channels=channels,
+        self._file = sf.SoundFile(str(self.partial), "w", samplerate=rate, channels=channels,
                                   subtype=FORMATS[file_format], format=file_format.upper())
 
     def write(self, block: np.ndarray) -> None:
@@ -104,5 +116,13 @@ class StemWriter:
             block = np.clip(block, -1.0, 1.0)
         self._file.write(block.T)
 
-    def close(self) -> None:
+    def close(self, keep: bool = True) -> None:
+        """Finish the file: renamed to its final name (keep) or removed."""
+        if self._file is None:
+            return
         self._file.close()
+        self._file = None
+        if keep:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)

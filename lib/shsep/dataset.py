@@ -49,10 +49,10 @@ class SpectrogramSet:
         self.frame_counts = [m.shape[-1] for m in self.magnitudes]
 
     def _compute(self, clips, progress):
-        from tqdm.auto import tqdm
+        from .progress import progress_over
 
         result = []
-        for clip in tqdm(clips, desc="spectrograms", disable=not progress):
+        for clip in progress_over(clips, description="spectrograms", unit="clips", enabled=progress):
             sources = load_sources(clip, self.front_end.sample_rate)
             spec = clip_spectrogram(sources.mixture, sources.accompaniment, sources.voice, self.front_end)
             result.append(np.stack([spec.mixture, spec.accompaniment, spec.voice]))
@@ -84,10 +84,10 @@ class StemSpectrograms:
         self.frame_counts = [s.shape[-1] for s in self.stems]
 
     def _compute(self, clips, progress):
-        from tqdm.auto import tqdm
+        from .progress import progress_over
 
         result = []
-        for clip in tqdm(clips, desc="stem spectrograms", disable=not progress):
+        for clip in progress_over(clips, description="stem spectrograms", unit="clips", enabled=progress):
             sources = load_sources(clip, self.front_end.sample_rate)
             accompaniment, voice = (self.front_end.analyse(x) for x in (sources.accompaniment, sources.voice))
             scale = float(np.abs((accompaniment + voice) / 2).max()) or 1.0  # Park's per-clip normalisation

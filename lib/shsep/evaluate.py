@@ -107,9 +107,8 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     """
     import multiprocessing
 
-    from tqdm.auto import tqdm
-
     from .paths import SHIPPED_MODEL
+    from .progress import progress_over
     from .separate import Separator
 
     clips = index_clips(data_root, "all" if clip_ids else split)
@@ -137,12 +136,14 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     jobs = [(clip, evaluator, band, cache, full_band_options) for clip in clips]
     if workers == 1:
         _init_worker(os.cpu_count() or 1)
-        rows = [_score_clip(job) for job in tqdm(jobs, desc="evaluate", disable=not progress)]
+        rows = [_score_clip(job) for job in progress_over(jobs, description="evaluate", unit="clips",
+                                                         enabled=progress)]
     else:
         start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method),
                                  initializer=_init_worker, initargs=(threads,)) as pool:
-            rows = list(tqdm(pool.map(_score_clip, jobs), total=len(jobs), desc="evaluate", disable=not progress))
+            rows = list(progress_over(pool.map(_score_clip, jobs), total=len(jobs), description="evaluate",
+                                      unit="clips", enabled=progress))
     return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band, windowing,
                       _worker_separator.precision, post_filter, shifts)
 

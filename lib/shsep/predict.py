@@ -25,6 +25,27 @@ WIENER_BLOCK_SECONDS = 15.0
 STEM_NAMES = Stems._fields
 
 
+# What a folder given to `shsep separate` is searched for (its own files, not its subfolders)
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma", ".mp4")
+
+
+def expand_inputs(paths) -> list[tuple[Path, list[Path]]]:
+    """Each input path with the files it stands for: a file stands for itself, a folder for the audio files
+    directly in it (by suffix, sorted by name, hidden files and the stems' partial files skipped).
+    A folder without audio files is an AudioError."""
+    expanded = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+                           and not p.name.startswith("."))
+            if not files:
+                raise AudioError(f"{path} is a folder without audio files ({', '.join(AUDIO_SUFFIXES)})")
+            expanded.append((path, files))
+        else:
+            expanded.append((path, [path]))
+    return expanded
+
+
 @dataclass
 class SeparatedFile:
     """What `separate_file` wrote: Stems of paths (None for a stem not asked for) and the input's shape."""
@@ -81,10 +102,12 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
         paths = Stems(*(out_dir / f"{input_path.stem}_{name}.{file_format}" if name in stems else None
                         for name in STEM_NAMES))
         writers = Stems(*(StemWriter(p, rate, out_channels, file_format) if p is not None else None for p in paths))
-        from tqdm.auto import tqdm
+        from .progress import progress_over
 
+        complete = False
         try:
-            for start in tqdm(starts, desc=input_path.name, unit="block", disable=not progress or len(starts) == 1):
+            for start in progress_over(starts, description=input_path.name, unit="blocks",
+                                       enabled=progress and len(starts) > 1):
                 stop = min(total, start + block)
                 context_start = max(0, start - margin)
                 with timed("decode"):
@@ -99,8 +122,9 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
                     if writer is not None:
                         with timed("write"):
                             writer.write(estimate[:, start - context_start: stop - context_start])
-        finally:
+            complete = True
+        finally:  # every stem complete gets its final name; an interrupted run leaves none under it
             for writer in writers:
                 if writer is not None:
-                    writer.close()
+                    writer.close(keep=complete)
         return SeparatedFile(paths, rate, reader.channels, total / rate)

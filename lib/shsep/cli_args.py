@@ -1,0 +1,189 @@
+"""The `shsep` command line's arguments: one function per subcommand adds its own, so that `shsep --help` and most
+argument errors answer without importing torch. The commands themselves are in `cli`."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def duration(text: str) -> float:
+    """Seconds from '7200', '7200s', '90m' or '2h' (argparse type of --time-budget)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = text.strip().lower()
+    factor = units.get(text[-1:], None)
+    try:
+        seconds = float(text[:-1] if factor else text) * (factor or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (examples: 7200, 90m, 2h)") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"a time budget must be positive and finite, not {text!r}")
+    return seconds
+
+
+def _add_train(p):
+    from .profiles import PROFILES
+    from .samplers import SAMPLERS
+    from .targets import LOSSES, TARGETS
+
+    p.add_argument("--profile", choices=list(PROFILES), help="default: paper with CUDA, else cpu")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<profile>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--test", action="store_true",
+                   help="then score the best checkpoint once on the test split and log the run in results/experiments.csv")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--time-budget", type=duration, metavar="DURATION",
+                   help="train for what fits this much time on this machine (e.g. 2h, 90m, 7200): the steps are "
+                        "timed at the start and the profile's schedule is stretched or shrunk to them (--steps ignored)")
+    p.add_argument("--sampler", choices=SAMPLERS)
+    p.add_argument("--target", choices=list(TARGETS))
+    p.add_argument("--loss", choices=list(LOSSES), help="l1 on magnitudes (Park's) or on log-compressed magnitudes")
+    p.add_argument("--learning-rate", type=float, help="peak learning rate (the profile's by default)")
+    p.add_argument("--seed", type=int, help="seed of the training windows' order and remixes (and of the initial "
+                   "weights, unless --init-seed)")
+    p.add_argument("--init-seed", type=int, help="seed of the initial weights alone (default: --seed)")
+    p.add_argument("--init-trials", type=int, help="initial weights to try for the profile's trial steps before "
+                   "continuing the one with the lowest training loss (1: no trials)")
+    p.add_argument("--remix", type=float, help="share of training windows remixed across clips, 0 to 1")
+    p.add_argument("--channels", type=int, help="the network's width at full resolution (the profile's by default)")
+    p.add_argument("--growth", type=int, help="channels added per pooling")
+    p.add_argument("--stacks", type=int, help="number of stacked hourglasses")
+    p.add_argument("--hold-out", nargs="*", metavar="SONG", dest="validation_songs",
+                   help="whole training songs held out, scored at every checkpoint, the best kept as best.pt (the "
+                        "profile's by default: none for cpu, whose recipe was chosen holding out abjones_5 amy_14); "
+                        "with no song, train on every training clip and keep the last step")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"],
+                   help="CPU training precision (the profile's by default; auto: bf16 where a start-up probe finds it "
+                        "faster); fp32 reproduces a CPU without native bf16")
+    p.add_argument("--data-root", help="MIR-1K folder (default: $MIR1K_ROOT, data/MIR-1K, ../shared/data/MIR-1K)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+
+
+def _add_separate(p):
+    p.description = ("Separate songs into voice and accompaniment. Default: full band, at the input's rate and "
+                     "channel count, stems that add up to the input.")
+    p.add_argument("inputs", nargs="+", type=Path, help="audio files (wav, flac, mp3, ogg, ... any rate, mono or stereo), or folders: "
+                        "every audio file directly in them")
+    p.add_argument("-o", "--out", type=Path, default=Path("separated"), help="output folder (default: separated)")
+    p.add_argument("--band", choices=["full", "park"], default="full",
+                   help="full: full band, stereo kept (default); park: the paper's 8 kHz mono path (nothing above 4 kHz)")
+    p.add_argument("--format", choices=["wav", "flac"], default="wav", dest="file_format",
+                   help="wav (32-bit float, default) or flac (24-bit)")
+    p.add_argument("--stems", nargs="+", choices=["voice", "accompaniment"], default=["voice", "accompaniment"],
+                   help="which stems to write (default: both)")
+    _add_full_band_options(p)
+    _add_inference_options(p, windowing="long", precision="auto")
+    p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
+    p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 16 on CUDA, 1 on CPU, where batching measured slower)")
+    p.add_argument("--device")
+
+
+def _add_full_band_options(p, channels: bool = True):
+    if channels:
+        p.add_argument("--channels", choices=["downmix", "per-channel"], default="downmix",
+                       help="full band: one mask from the downmix for every channel (default), or one network pass per channel")
+    p.add_argument("--high-band", choices=["band-ratio", "average", "edge", "zero"], default="band-ratio",
+                   help="full band: the voice mask above 4 kHz, which the network does not see (default: band-ratio, "
+                        "the voice share of the 2-4 kHz band)")
+    p.add_argument("--wiener", type=int, default=0, metavar="ITERATIONS",
+                   help="full band: iterations of the multichannel Wiener (EM) post-filter (default 0: off)")
+
+
+def _add_inference_options(p, windowing: str, precision: str):
+    # the choices are separate.WINDOWINGS and separate.PRECISIONS, written out so that --help needs no torch
+    p.add_argument("--windowing", choices=["park", "long"], default=windowing,
+                   help="park: Park's 64-frame windows every 32 frames (the paper's protocol); long: 16 s windows "
+                        f"overlapping by 1 s, about half the network's work (default: {windowing})")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default=precision,
+                   help="network precision on CPU; auto: bf16 where the CPU has native bf16 (AVX-512-BF16, AMX), "
+                        f"else fp32 (default: {precision})")
+    p.add_argument("--shifts", type=_at_least_one, default=1,
+                   help="test-time averaging: lay the windows this many times, each a fraction of Park's 32-frame "
+                        "step later, and average the estimates; costs as many network passes (default 1: off, the "
+                        "paper's protocol)")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is needed, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _add_evaluate(p):
+    from .metrics import EVALUATORS
+
+    p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
+    p.add_argument("--split", choices=["test", "train", "all"], default="test")
+    p.add_argument("--clips", nargs="+", help="score only these clip ids")
+    p.add_argument("--max-clips", type=int)
+    p.add_argument("--evaluator", choices=EVALUATORS, default="fast_bss_eval")
+    p.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    p.add_argument("--band", choices=["park", "full"], default="park",
+                   help="park: the paper's protocol (8 kHz mono path, default); full: the full-band path, scored at 16 kHz")
+    _add_full_band_options(p, channels=False)
+    _add_inference_options(p, windowing="park", precision="fp32")
+    p.add_argument("--post-filter", choices=["none", "soft-mask"], default="none",  # separate.POST_FILTERS
+                   help="Park's path: none: each estimate with the mixture's phase (the paper's protocol, default); "
+                        "soft-mask: the voice share v / (v + a) of the mixture's STFT")
+    p.add_argument("--out", type=Path, help="folder for per_clip.csv and summary.json")
+    p.add_argument("--data-root")
+
+
+def _add_score(p):
+    from .metrics import EVALUATORS
+
+    p.add_argument("--voice", type=Path, required=True)
+    p.add_argument("--accompaniment", type=Path, required=True)
+    p.add_argument("--clips", nargs="+", required=True, help="clip ids, joined in this order (e.g. annar_4_01 ... annar_4_09)")
+    p.add_argument("--evaluator", choices=EVALUATORS, default="fast_bss_eval")
+    p.add_argument("--data-root")
+
+
+def _add_ablations(p):
+    from .arms import ARMS, BUDGETS, DEFAULT_BUDGET
+
+    p.add_argument("--budget", choices=list(BUDGETS), default=DEFAULT_BUDGET,
+                   help="; ".join(f"{b.name}: {b.about}" for b in BUDGETS.values()))
+    p.add_argument("--arms", nargs="+", choices=[a.name for a in ARMS],
+                   help="default: the arms the log lacks for this budget (all of them with --rerun)")
+    p.add_argument("--rerun", action="store_true", help="retrain from scratch and replace the arms' rows")
+    p.add_argument("--no-questions", action="store_true", help="skip the evaluator comparisons")
+    p.add_argument("--data-root")
+    p.add_argument("--device")
+    p.add_argument("--workers", type=int, help="evaluation processes (default: one per core)")
+
+
+def _add_export(p):
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("destination", type=Path)
+
+
+def _add_download(p):
+    p.add_argument("--destination", type=Path, default=None)
+
+
+# name: (one-line help, the function that adds its arguments). Only the command being run gets its arguments
+# (some need heavy imports for their choices), so `shsep --help` and most argument errors answer at once.
+SUBCOMMANDS = {
+    "train": ("train a network with a named profile", _add_train),
+    "separate": ("separate audio files into voice and accompaniment", _add_separate),
+    "evaluate": ("score a checkpoint on MIR-1K (GNSDR/GSIR/GSAR)", _add_evaluate),
+    "score": ("score separations stored as files against the MIR-1K clips they came from", _add_score),
+    "ablations": ("train and score the ablation arms; append them to results/experiments.csv", _add_ablations),
+    "export": ("write a small inference-only copy (float16 weights) of a checkpoint", _add_export),
+    "download-mir1k": ("download the official MIR-1K into data/ (needs internet)", _add_download),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shsep", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (help_text, add_arguments) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if name == chosen:
+            add_arguments(p)
+    return parser
