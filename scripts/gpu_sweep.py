@@ -1,4 +1,4 @@
-"""Sweep the 2-hour CPU recipe's levers on a lent GPU (issue #10): several candidates × seeds trained at once,
+"""Sweep the 2-hour CPU recipe's levers on a lent GPU: several candidates × seeds trained at once,
 each judged on the validation songs alone (no test clip travels).
 
 Each candidate keeps the `cpu` profile and changes one lever; its step count is the CPU budget (12500 steps
@@ -25,12 +25,12 @@ import tarfile
 import time
 from pathlib import Path
 
-# name: (overrides of the cpu profile, steps). Costs per bf16 step of 8 windows on 2 Zen 4 cores (this
-# issue's notes): 24 +24, 2 stacks 0.47 s; 32 +32 0.67 s; 3 stacks 0.66 s; 16 +32 0.36 s; the direct head and
+# name: (overrides of the cpu profile, steps). Costs per bf16 step of 8 windows on 2 Zen 4 cores (measured
+# with the profile's network): 24 +24, 2 stacks 0.47 s; 32 +32 0.67 s; 3 stacks 0.66 s; 16 +32 0.36 s; the direct head and
 # the remix share cost the same. Run on 2026-11-26: base-s1, direct-linear-s0, wide32-s0, stacks3-s0 (`--only`);
-# then the seed study: init0 init1 init2 init3 data1 (H200, 5 runs sharing it, 460 s). Run on 2026-11-26 (a later
-# session): remix25-s1 abs-ratio-s1 log-l1-s1 lr2e-3-s1, against base-s1 (H200). Run on 2026-11-26 (a third
-# session): abs-ratio-s0, -s2, -s3, -s4, the shipped recipe's seed spread (H200; -s5 is defined, not yet run).
+# then the seed study: init0 init1 init2 init3 data1 (H200, 5 runs sharing it, 460 s). Then, on another
+# lent H200: remix25-s1 abs-ratio-s1 log-l1-s1 lr2e-3-s1, against base-s1. Then, on a third lent H200
+# the same day: abs-ratio-s0, -s2, -s3, -s4, the shipped recipe's seed spread (H200; -s5 is defined, not yet run).
 BASE_STEPS = 12500
 VALIDATE_EVERY = 2500  # the validation songs are scored at these steps and at the last one
 CANDIDATES = {

@@ -105,7 +105,7 @@ def test_callback_and_training_time_survive_resume(mir1k_root, tmp_path):
     train(config, tmp_path, mir1k_root, resume=True, progress=False, on_checkpoint=lambda s, m: seen.append(s))
     assert seen == [2, 3, 4, 6]
     seconds = read_training_log(tmp_path)["seconds"].to_numpy()
-    assert np.all(np.diff(seconds) >= 0)  # summed over the two sessions, not restarted
+    assert np.all(np.diff(seconds) >= 0)  # summed over the run and its resume, not restarted
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Named training profiles: the model, the recipe and the data they use.
 
 * ``smoke``: a tiny network, a few steps on a handful of clips: tests, nbval, CI (well under 2 min).
-* ``cpu``: the default without a GPU: the 2-hour CPU recipe (issue #10). Park's graph narrowed to 24 channels
+* ``cpu``: the default without a GPU: the 2-hour CPU recipe (a recipe at the paper's level in 2 hours on 2 cores). Park's graph narrowed to 24 channels
   (its stem and every width scaled by 3/32: 6, 12, 12, 12, 24) with channels growing by 24 per pooling,
   2 stacks, 1.42 M parameters, ratio masks |p_i| / Σ|p_j| (``targets``: ``abs-ratio``, +0.2 / +0.4 dB over Park's
   masks on validation); 12500 steps of 8 windows, half of them remixes (the voice of one training

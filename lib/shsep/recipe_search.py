@@ -78,7 +78,7 @@ def training_time_points(log: pd.DataFrame, report_log: pd.DataFrame | None = No
     return points.astype({"clips": "Int64"})
 
 
-# Park et al. 2018's published GNSDR (825 clips, quoted), and issue #10's goal and milestone for a 2-hour CPU
+# Park et al. 2018's published GNSDR (825 clips, quoted), and the goal and milestone set for a 2-hour CPU
 # recipe on the test clips present here (the full split runs about 0.5 dB lower; see the README).
 PARK_GNSDR = {"voice": 10.51, "accompaniment": 9.88}
 CPU_GOAL = {"voice": 11.0, "accompaniment": 10.4}
@@ -86,7 +86,7 @@ CPU_MILESTONE = {"voice": 10.0, "accompaniment": 9.5}
 
 
 def _verdicts(run) -> str:
-    """Where one run's test figure stands against issue #10's milestone and goal."""
+    """Where one run's test figure stands against the 2-hour CPU recipe's milestone and goal."""
     verdicts = []
     for name, target in (("milestone", CPU_MILESTONE), ("goal", CPU_GOAL)):
         short = [f"{source} by {target[source] - run[f'test_{source}_gnsdr']:.2f} dB"
