@@ -1,49 +1,89 @@
 #!/usr/bin/env bash
-# The full reproduction: runs the notebooks in order with papermill for one profile.
-#   ./run_all.sh [--profile smoke|cpu|paper|paper-growing] [--publish] [--rerun-ablations] [--only 01 05 ...]
-#   (default profile: paper with a CUDA GPU, else cpu; --publish copies the executed notebooks over notebooks/;
-#    07_ablations reads results/experiments.csv and trains only the arms it lacks, all of them with --rerun-ablations;
-#    --only runs (and publishes) just the notebooks whose names start with the given numbers)
-# Executed copies, logs and figures go to outputs/<profile>/; only --publish touches the tracked notebooks/ and figures/.
+# The notebook series, run in order with papermill.
+#   ./run_all.sh                 the series on the shipped model: nothing is trained (minutes on 2 cores)
+#   ./run_all.sh --train         first train the profile from scratch in this terminal (an estimate before the first
+#                                step, a line every 5 %; run it again to resume), then the series on that run
+#   options: --profile smoke|cpu|paper|paper-growing (default: cpu; with --train, paper on a CUDA GPU, else cpu)
+#            --time-budget 2h (with --train: the steps that fit this long here)   --dry-run (say what would run)
+#            --publish (copy the executed notebooks over notebooks/)   --only 01 05 ... (just those notebooks)
+#            --rerun-ablations (retrain every arm of notebook 07; otherwise it reads results/experiments.csv)
+# Executed copies, logs and figures go to outputs/<profile>/; only --publish touches notebooks/ and figures/.
 # Stops at the first failing notebook, naming it and the error. Sets up .venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")"
 PROFILE=""
 PUBLISH=0
+TRAIN=0
+DRY_RUN=0
+TIME_BUDGET=""
 RERUN_ABLATIONS=False
 ONLY=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) PROFILE="$2"; shift 2 ;;
         --profile=*) PROFILE="${1#*=}"; shift ;;
+        --train) TRAIN=1; shift ;;
+        --time-budget) TIME_BUDGET="$2"; shift 2 ;;
+        --time-budget=*) TIME_BUDGET="${1#*=}"; shift ;;
+        --dry-run) DRY_RUN=1; shift ;;
         --publish) PUBLISH=1; shift ;;
         --rerun-ablations) RERUN_ABLATIONS=True; shift ;;
         --only) shift; while [ $# -gt 0 ] && [[ "$1" != --* ]]; do ONLY+=("$1"); shift; done ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-        *) echo "run_all.sh: unknown argument $1 (use --profile NAME)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "run_all.sh: unknown argument $1 (see ./run_all.sh --help)" >&2; exit 2 ;;
     esac
 done
-source scripts/setup_env.sh
-PROFILE="${PROFILE:-$("$PY" -c 'from shsep.notebook import resolve_profile; print(resolve_profile())')}"
+if [ -n "$TIME_BUDGET" ] && [ "$TRAIN" = 0 ]; then
+    echo "run_all.sh: --time-budget applies to training: add --train" >&2; exit 2
+fi
+if [ "$DRY_RUN" = 1 ] && [ -x .venv/bin/python ]; then PY=.venv/bin/python; export PATH="$PWD/.venv/bin:$PATH"
+else source scripts/setup_env.sh; fi
+if [ -z "$PROFILE" ]; then
+    if [ "$TRAIN" = 1 ]; then PROFILE="$("$PY" -c 'from shsep.profiles import default_profile; print(default_profile())')"
+    else PROFILE=cpu; fi
+fi
 "$PY" -c "from shsep.profiles import get_profile; get_profile('$PROFILE')" || exit 2
 OUT="outputs/$PROFILE"
-mkdir -p "$OUT"
 NOTEBOOKS=()
 for notebook in notebooks/0*.ipynb; do
     if [ ${#ONLY[@]} -eq 0 ]; then NOTEBOOKS+=("$notebook"); continue; fi
     for prefix in "${ONLY[@]}"; do [[ "$(basename "$notebook")" == "$prefix"* ]] && NOTEBOOKS+=("$notebook"); done
 done
 [ ${#NOTEBOOKS[@]} -gt 0 ] || { echo "run_all.sh: no notebook starts with ${ONLY[*]}" >&2; exit 2; }
+
+if [ "$TRAIN" = 1 ]; then
+    RUN_DIR="runs/$PROFILE"
+    TRAIN_COMMAND=(shsep train --profile "$PROFILE" --out "$RUN_DIR")
+    [ -n "$TIME_BUDGET" ] && TRAIN_COMMAND+=(--time-budget "$TIME_BUDGET")
+    if [ -f "$RUN_DIR/checkpoint.pt" ]; then
+        TRAIN_COMMAND+=(--resume)
+        echo "[run_all] $RUN_DIR holds a training run: resuming it from its checkpoint"
+    fi
+    echo "[run_all] training: ${TRAIN_COMMAND[*]}"
+    if [ "$DRY_RUN" = 0 ]; then
+        "${TRAIN_COMMAND[@]}" || { echo "[run_all] training stopped; run the same command again to resume" >&2; exit 1; }
+    fi
+else
+    RUN_DIR="results/shipped_run"
+    echo "[run_all] no training: the notebooks use the shipped model (lib/shsep/weights/cpu.pt) and show the record" \
+         "of its training run ($RUN_DIR/); ./run_all.sh --train retrains it"
+fi
 echo "[run_all] profile $PROFILE: ${#NOTEBOOKS[@]} notebooks -> $OUT/"
+[ "$DRY_RUN" = 0 ] && mkdir -p "$OUT"
 i=0
+SERIES_START=$(date +%s)
 for notebook in "${NOTEBOOKS[@]}"; do
     i=$((i + 1))
     name="$(basename "$notebook" .ipynb)"
-    echo "[run_all] ($i/${#NOTEBOOKS[@]}) $name ..."
+    params=(-p profile "$PROFILE")
+    [ "$name" != 07_ablations ] && params+=(-p run_dir "$PWD/$RUN_DIR")
+    [ "$name" = 04_training ] && params+=(-p train "$([ "$TRAIN" = 1 ] && echo True || echo False)")
+    [ "$name" = 07_ablations ] && params+=(-p rerun_arms "$RERUN_ABLATIONS" \
+                                           -p train_missing_arms "$([ "$TRAIN" = 1 ] && echo True || echo False)")
+    echo "[run_all] ($i/${#NOTEBOOKS[@]}) $name ${params[*]}"
+    [ "$DRY_RUN" = 1 ] && continue
     start=$(date +%s)
-    extra=()
-    [ "$name" = 07_ablations ] && extra=(-p rerun_arms "$RERUN_ABLATIONS")
-    if ! "$PY" -m papermill "$notebook" "$OUT/$name.ipynb" --cwd notebooks -p profile "$PROFILE" "${extra[@]}" \
+    if ! "$PY" -m papermill "$notebook" "$OUT/$name.ipynb" --cwd notebooks "${params[@]}" \
             --log-output --no-progress-bar > "$OUT/$name.log" 2>&1; then
         echo "[run_all] FAILED in $name (profile $PROFILE). The error:" >&2
         grep -E "Error|Exception" "$OUT/$name.log" | tail -5 >&2
@@ -52,5 +92,6 @@ for notebook in "${NOTEBOOKS[@]}"; do
     fi
     echo "[run_all]     done in $(( $(date +%s) - start )) s"
 done
-echo "[run_all] all notebooks ran; executed copies in $OUT/, figures in $OUT/figures/"
+[ "$DRY_RUN" = 1 ] && { echo "[run_all] dry run: nothing was run"; exit 0; }
+echo "[run_all] all notebooks ran in $(( $(date +%s) - SERIES_START )) s; executed copies in $OUT/, figures in $OUT/figures/"
 if [ "$PUBLISH" = 1 ]; then "$PY" scripts/publish_notebooks.py "$OUT" "${NOTEBOOKS[@]}"; fi

@@ -61,10 +61,7 @@ CANDIDATES = {
 
 
 def pack(out: Path) -> None:
-    import numpy as np
-    import soundfile as sf
-
-    from shsep.data import index_clips, load_sources, split_validation
+    from shsep.data import index_clips, split_validation, write_resampled_clips
     from shsep.profiles import VALIDATION_SONGS
     from shsep.spectrogram import PARK
 
@@ -73,36 +70,14 @@ def pack(out: Path) -> None:
     training, validation = split_validation(index_clips(None, "train"), VALIDATION_SONGS)
     for clip in validation:
         shutil.copyfile(clip.path, wavfile / clip.path.name)
-    for clip in training:
-        sources = load_sources(clip, PARK.sample_rate)
-        stereo = np.stack([sources.accompaniment, sources.voice], axis=1).clip(-1, 1)
-        sf.write(wavfile / f"{clip.id}.flac", stereo, PARK.sample_rate, subtype="PCM_16")
+    write_resampled_clips(training, wavfile, PARK.sample_rate)
     print(f"packed {len(training)} training clips at {PARK.sample_rate} Hz and {len(validation)} validation clips")
-
-
-def _accept_prepared_rate() -> None:
-    """Let the training data read clips that `pack` already resampled (the library insists on 16 kHz)."""
-    import numpy as np
-    import soundfile as sf
-
-    import shsep.dataset
-    from shsep.data import Sources, load_sources
-
-    def load(clip, sample_rate):
-        audio, rate = sf.read(clip.path, dtype="float32", always_2d=True)
-        if rate != sample_rate:
-            return load_sources(clip, sample_rate)
-        stereo = np.ascontiguousarray(audio.T)
-        return Sources(stereo.mean(axis=0), stereo[0], stereo[1], rate)
-
-    shsep.dataset.load_sources = load
 
 
 def train_one(name: str, data: Path, runs: Path) -> None:
     from shsep.profiles import VALIDATION_SONGS, get_profile
     from shsep.train import train
 
-    _accept_prepared_rate()
     overrides, steps = CANDIDATES[name]
     # one initial weights per run: the sweep compares levers (and seeds) themselves, not the profile's screening;
     # the validation songs held out, as the profile's own refit does not
@@ -159,7 +134,6 @@ def warm_cache(data: Path) -> None:
     from shsep.dataset import StemSpectrograms
     from shsep.profiles import VALIDATION_SONGS, get_profile
 
-    _accept_prepared_rate()
     config = get_profile("cpu")
     clips, _ = split_validation(index_clips(data, "train"), VALIDATION_SONGS)
     StemSpectrograms(clips, config.front_end, progress=False)

@@ -90,13 +90,15 @@ def run_arm(arm: Arm | str, budget: Budget | str = DEFAULT_BUDGET, log_path=None
 
 
 def log_training_run(run_dir, change: str, test: bool = True, data_root=None, workers: int | None = None,
-                     log_path=None, progress: bool = True, budget: str = RECIPE_BUDGET, arm: str | None = None) -> dict:
+                     log_path=None, progress: bool = True, budget: str = RECIPE_BUDGET, arm: str | None = None,
+                     test_scores=None, extra: dict | None = None) -> dict:
     """Log a finished training run (a recipe) in results/experiments.csv: recipe, size, steps, wall-clock, machine,
     validation figure and, with test=True, its one test-split score (the best validation checkpoint, Park's protocol).
 
     change says what was run ("profile cpu, growth 48"). The row's budget is "recipe" (or `budget`: "gpu-sweep" for
     the GPU sweep's candidates), its arm the run folder's name (or `arm`) and its date the end of training; a rerun
-    of the same folder replaces its row.
+    of the same folder replaces its row. test_scores: a folder holding the run's test scores already (per_clip.csv
+    and summary.json, scored where it trained, e.g. a GPU), read instead of scoring here; extra: more columns.
     """
     import json
 
@@ -135,14 +137,17 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
     if (run_dir / TRIALS_NAME).is_file():  # the initial weights it screened: "seed:loss" each
         trials = pd.read_csv(run_dir / TRIALS_NAME)
         row["init_trial_losses"] = " ".join(f"{int(t.init_seed)}:{t.loss:.5g}" for t in trials.itertuples())
-    if test:
+    if test and test_scores is not None:
+        summary = json.loads((Path(test_scores) / "summary.json").read_text())
+        row |= {"evaluator": summary["evaluator"]} | summarise(pd.read_csv(Path(test_scores) / "per_clip.csv"))
+    elif test:
         started = time.time()
         evaluation = evaluate(checkpoint, "test", data_root, workers=workers, progress=progress)
         evaluation.save(run_dir / "eval_test")
         row |= {"evaluator": evaluation.evaluator, "eval_seconds": round(time.time() - started, 1)}
         row |= summarise(evaluation.per_clip)
     finished = datetime.fromtimestamp((run_dir / LOG_NAME).stat().st_mtime, timezone.utc)  # when training ended
-    row |= {"date": finished.strftime("%Y-%m-%d %H:%M"), "torch": info.get("torch", torch.__version__)}
+    row |= {"date": finished.strftime("%Y-%m-%d %H:%M"), "torch": info.get("torch", torch.__version__)} | (extra or {})
     append_row(row, log_path or results_dir(DEFAULT_BUDGET) / "experiments.csv")
     return row
 

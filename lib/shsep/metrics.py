@@ -23,15 +23,17 @@ class EvaluatorUnavailable(ValueError):
     """An evaluator whose requirements (a program, a package) are missing."""
 
 
-def bss_eval_sources(references: np.ndarray, estimates: np.ndarray, evaluator: str = "fast_bss_eval"):
-    """BSS-eval v3 sources with permutation search: (sdr, sir, sar) arrays of shape (sources,), reference order."""
+def bss_eval_sources(references: np.ndarray, estimates: np.ndarray, evaluator: str = "fast_bss_eval",
+                     device: str | None = None):
+    """BSS-eval v3 sources with permutation search: (sdr, sir, sar) arrays of shape (sources,), reference order.
+    device "cuda...": fast_bss_eval's torch backend on that GPU (the same figures; other evaluators ignore it)."""
     references = np.asarray(references, dtype=np.float64)
     estimates = audible(np.asarray(estimates, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):  # e.g. infinite SAR of the mixture used as estimate
-        return _bss_eval_sources(references, estimates, evaluator)
+        return _bss_eval_sources(references, estimates, evaluator, device)
 
 
-def _bss_eval_sources(references, estimates, evaluator):
+def _bss_eval_sources(references, estimates, evaluator, device=None):
     if evaluator == "mir_eval":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -49,10 +51,15 @@ def _bss_eval_sources(references, estimates, evaluator):
     elif evaluator == "fast_bss_eval":
         import fast_bss_eval
 
-        # its numpy backend: the torch one gives the same figures (1e-13 dB apart) and is faster on one thread, but
+        if device is not None and str(device).startswith("cuda"):
+            import torch
+
+            references, estimates = (torch.as_tensor(x, device=device) for x in (references, estimates))
+        # on the CPU its numpy backend: the torch one gives the same figures (1e-13 dB apart) and is faster on one thread, but
         # torch 2.13's CPU linalg.solve fails on more than one ("Pivots given to lu_solve must all be >= 1")
         sdr, sir, sar = fast_bss_eval.bss_eval_sources(references, estimates, filter_length=512, use_cg_iter=None,
                                                        zero_mean=False, clamp_db=None, compute_permutation=True)[:3]
+        sdr, sir, sar = (x.cpu().numpy() if hasattr(x, "cpu") else x for x in (sdr, sir, sar))
     else:
         raise ValueError(f"evaluator must be one of {EVALUATORS}, not {evaluator!r}")
     return np.asarray(sdr, float), np.asarray(sir, float), np.asarray(sar, float)
@@ -73,17 +80,18 @@ def audible(estimates: np.ndarray) -> np.ndarray:
 
 
 def score_estimates(references: np.ndarray, estimates: np.ndarray, mixture: np.ndarray, evaluator: str = "fast_bss_eval",
-                    metric=None, cache: bool = False) -> dict:
+                    metric=None, cache: bool = False, device: str | None = None) -> dict:
     """Per-source SDR/SIR/SAR/NSDR of estimates (2, n) against references (2, n) [accompaniment, voice].
 
     metric(references, estimates) -> (sdr, sir, sar) replaces the evaluator's BSS-eval v3 (e.g. another version).
     cache: reuse the mixture's SDR, which depends only on the clip, from earlier runs (`mixture_sdr`).
+    device: where fast_bss_eval computes (`bss_eval_sources`).
     """
     n = min(references.shape[-1], estimates.shape[-1], len(mixture))
     references, estimates, mixture = references[:, :n], estimates[:, :n], mixture[:n]
     if metric is None:
-        sdr, sir, sar = bss_eval_sources(references, estimates, evaluator)
-        mixture_sdrs = mixture_sdr(references, mixture, evaluator, cache)
+        sdr, sir, sar = bss_eval_sources(references, estimates, evaluator, device)
+        mixture_sdrs = mixture_sdr(references, mixture, evaluator, cache, device)
     else:
         sdr, sir, sar = metric(references, estimates)
         mixture_sdrs = metric(references, np.stack([mixture, mixture]))[0]
@@ -95,14 +103,14 @@ def score_estimates(references: np.ndarray, estimates: np.ndarray, mixture: np.n
 
 
 def mixture_sdr(references: np.ndarray, mixture: np.ndarray, evaluator: str = "fast_bss_eval",
-                cache: bool = False) -> np.ndarray:
+                cache: bool = False, device: str | None = None) -> np.ndarray:
     """SDR of the mixture used as both estimates, per source: the baseline NSDR subtracts.
 
     With cache=True it is kept in data/cache/mixture_sdr/ (or $SHSEP_CACHE), keyed by a hash of the references' and
     the mixture's samples and the evaluator, since it does not depend on the model.
     """
     if not cache:
-        return bss_eval_sources(references, np.stack([mixture, mixture]), evaluator)[0]
+        return bss_eval_sources(references, np.stack([mixture, mixture]), evaluator, device)[0]
     from .dataset import cache_dir
     from .paths import atomic_path
 
@@ -111,7 +119,7 @@ def mixture_sdr(references: np.ndarray, mixture: np.ndarray, evaluator: str = "f
     path = cache_dir() / "mixture_sdr" / evaluator / f"{digest.hexdigest()[:20]}.json"
     if path.is_file():
         return np.asarray(json.loads(path.read_text()), float)
-    sdr = mixture_sdr(references, mixture, evaluator)
+    sdr = mixture_sdr(references, mixture, evaluator, device=device)
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps([float(x) for x in sdr]))
     return sdr

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import OUTPUTS, PROJECT_ROOT, RUNS
+from .paths import OUTPUTS, PROJECT_ROOT, RUNS, SHIPPED_RUN
 
 # At most this many clips per analysis under a profile (the smoke profile keeps CI fast).
 NOTEBOOK_CLIPS = {"smoke": 6}
@@ -53,17 +53,24 @@ class Setup:
         return iter((self.profile, self.config, self.root, self.run_dir, self.figures_dir, self.max_clips))
 
 
-def setup(profile: str | None = None, data_root=None, run_dir=None, figures_dir=None) -> Setup:
+def default_run_dir(profile: str, train: bool = False) -> Path:
+    """The run a notebook reads: runs/<profile> when training or when it holds a trained checkpoint, else the
+    shipped model's own training record (results/shipped_run/, whose model is lib/shsep/weights/cpu.pt)."""
+    own = RUNS / profile
+    return own if train or (own / "checkpoint.pt").is_file() else SHIPPED_RUN
+
+
+def setup(profile: str | None = None, data_root=None, run_dir=None, figures_dir=None, train: bool = False) -> Setup:
     """Resolve a notebook's parameters and print what it runs on: profile, clips present, run folder.
 
-    Unpacks as ``profile, config, root, run_dir, figures_dir, max_clips``.
+    run_dir None: `default_run_dir`. Unpacks as ``profile, config, root, run_dir, figures_dir, max_clips``.
     """
     from .data import find_root, index_clips
     from .profiles import get_profile
 
     profile = resolve_profile(profile)
     root = find_root(data_root)
-    run_dir = Path(run_dir) if run_dir else RUNS / profile
+    run_dir = Path(run_dir) if run_dir else default_run_dir(profile, train)
     figures_dir = Path(figures_dir) if figures_dir else figures_folder(profile)
     max_clips = NOTEBOOK_CLIPS.get(profile)
     present = {split: len(index_clips(root, split)) for split in ("train", "test")}

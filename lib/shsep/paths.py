@@ -18,6 +18,7 @@ RESULTS = PROJECT_ROOT / "results"           # committed experiment logs
 FIGURES = PROJECT_ROOT / "figures"           # committed (published) figures
 DATA = PROJECT_ROOT / "data"                 # a local MIR-1K and the spectrogram cache (ignored by git)
 SHIPPED_MODEL = PACKAGE / "weights" / "cpu.pt"
+SHIPPED_RUN = RESULTS / "shipped_run"       # the shipped model's training record (its logs and config, no weights)
 
 
 @contextmanager

@@ -19,7 +19,7 @@ import torch
 
 from . import masking
 from .checkpoints import load_model
-from .paths import SHIPPED_MODEL
+from .paths import SHIPPED_MODEL, SHIPPED_RUN
 from .spectrogram import PARK, FrontEnd, resample
 from .stages import timed
 from .targets import estimate_sources
@@ -33,6 +33,9 @@ def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:
         checkpoint = Path(run_dir) / name
         if checkpoint.exists():
             return checkpoint, f"model: the {about} trained in runs/{Path(run_dir).name}/"
+    if Path(run_dir) == SHIPPED_RUN:
+        return SHIPPED_MODEL, ("model: the cpu model shipped with shsep (lib/shsep/weights/cpu.pt), trained by the run "
+                               "recorded in results/shipped_run/")
     return SHIPPED_MODEL, (f"model: the cpu model shipped with shsep (lib/shsep/weights/cpu.pt), since runs/"
                            f"{Path(run_dir).name}/ holds no trained checkpoint")
 

@@ -35,14 +35,15 @@ ESTIMATE_TIMED_STEPS = 5
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resume: bool = False,
           device: str | None = None, progress: bool = True, stop_after: int | None = None,
-          on_checkpoint=None, validate: bool = True) -> Path:
+          on_checkpoint=None, validate: bool = True, deadline: float | None = None) -> Path:
     """Train `config`, writing ``checkpoint.pt`` (latest, atomic), ``log.csv`` and ``config.json`` to out_dir.
 
     resume=True continues from out_dir's checkpoint. stop_after ends the run after that many steps
     in total (to simulate an interruption). on_checkpoint(step, model), if given, is called on the
     main process after every checkpoint (e.g. to record activations). Returns the checkpoint path.
     The log's ``seconds`` column is training time summed over resumes (and over the trials of init_trials).
-    validate=False skips scoring the validation songs at checkpoints (they are still held out).
+    validate=False skips scoring the validation songs at checkpoints (they are still held out). deadline (a
+    time.time()): stop at the first step past it, with a checkpoint, to be resumed later (a lent GPU's time limit).
     config.init_trials > 1 screens initial weights first (`screening`); config.time_budget > 0 trains the steps
     that fit that many seconds here (`budget`). progress: a line at least every 5 % (a bar on a terminal).
     """
@@ -50,6 +51,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     out_dir = Path(out_dir)
     rank, world = _distributed()
     main_process = rank == 0
+    if deadline is not None and world > 1:
+        raise ValueError("a deadline stops one process where it falls: not under torchrun")
     device = pick_device(device)
     checkpoint_path = out_dir / CHECKPOINT_NAME
 
@@ -118,7 +121,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         stack_values = [float(x.detach()) for x in losses]
         log.write(step, lr, stack_values, log.seconds_before + time.time() - started)
         bar.update(1, loss=f"{sum(stack_values):.4f}", lr=f"{lr:.1e}")
-        if step % config.checkpoint_every == 0 or step == last_step:
+        out_of_time = deadline is not None and time.time() >= deadline
+        if step % config.checkpoint_every == 0 or step == last_step or out_of_time:
             separating_model = average.model if average is not None else model
             save_checkpoint(checkpoint_path, separating_model, optimizer, step, config,
                             training_model=model if average is not None else None)
@@ -129,6 +133,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
                 on_checkpoint(step, model)
             model.train()
             started += time.time() - paused  # validation and callbacks are not training time
+        if out_of_time:
+            break
     bar.close()
     if log is not None:
         log.close()

@@ -147,10 +147,16 @@ class Validation:
 
 
 def read_training_log(out_dir: str | os.PathLike):
-    """The training log as a pandas DataFrame."""
+    """The training log as a pandas DataFrame (log.csv, or log.csv.gz as the shipped run's record keeps it)."""
     import pandas as pd
 
-    return pd.read_csv(Path(out_dir) / LOG_NAME)
+    path = Path(out_dir) / LOG_NAME
+    return pd.read_csv(path if path.is_file() or not path.with_suffix(".csv.gz").is_file() else path.with_suffix(".csv.gz"))
+
+
+def read_run_config(out_dir: str | os.PathLike) -> TrainConfig:
+    """The configuration a run trained with (its config.json)."""
+    return TrainConfig.from_dict(json.loads((Path(out_dir) / CONFIG_NAME).read_text()))
 
 
 def read_validation_log(out_dir: str | os.PathLike):
