@@ -31,14 +31,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 MiB = 1024 * 1024
+MARGIN_MIB = 2  # of the upload limit, for the untracked files that travel too
 RESULT_FILES = ("config.json", "run.json", "log.csv")
 EVALUATION_RESERVE = 120  # seconds kept for scoring the test clips after training, within --seconds
 WHEELS = ("soundfile", "cffi", "pycparser", "soxr", "fast-bss-eval")  # what shsep needs that the lent GPU lacks
+PURE_PYTHON = ("fast-bss-eval",)  # published as source only: built into a wheel here
 
 
 def pack(out: Path, upload_mib: float, wheels: bool, data=None) -> None:
-    """Training clips at Park's 8 kHz in out/train, the present test clips as they are in out/test-1, -2, ...,
-    each part with the training clips (the first) or alone under upload_mib; wheels for the GPU's Python."""
+    """Training clips at Park's 8 kHz in out/train, the present test clips as they are in out/test-1, -2, ...;
+    each part (the first with the training clips and the wheels for the GPU's Python) travels beside the
+    repository's own files within upload_mib."""
     from shsep.data import index_clips, write_resampled_clips
     from shsep.spectrogram import PARK
 
@@ -49,10 +52,11 @@ def pack(out: Path, upload_mib: float, wheels: bool, data=None) -> None:
     if wheels:
         _download_wheels(out / "wheels")
         used += sum(p.stat().st_size for p in (out / "wheels").iterdir())
+    room = upload_mib * MiB - _tracked_bytes() - MARGIN_MIB * MiB
     parts, size = [[]], used
     for clip in index_clips(data, "test"):
         clip_size = clip.path.stat().st_size
-        if size + clip_size > upload_mib * MiB and parts[-1]:
+        if size + clip_size > room and parts[-1]:
             parts.append([])
             size = 0
         parts[-1].append(clip)
@@ -69,14 +73,28 @@ def pack(out: Path, upload_mib: float, wheels: bool, data=None) -> None:
           f"(carry train{' and wheels' if wheels else ''} with test-1, then each other part alone)")
 
 
+def _tracked_bytes() -> int:
+    """The size of the repository's tracked files, which travel with every call to a lent GPU."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True)
+    names = listed.stdout.split("\0") if listed.returncode == 0 else []
+    return sum((root / n).stat().st_size for n in names if n and (root / n).is_file())
+
+
 def _download_wheels(folder: Path) -> None:
+    """Wheels for the lent GPU's Python 3.12 (x86-64): binary ones downloaded, pure-Python ones built here."""
     import subprocess
 
     platforms = [f"--platform={p}" for p in ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")]
     for name in WHEELS:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(folder), name],
-                       check=True)
+        if name in PURE_PYTHON:
+            command = ["wheel", "-q", "--no-deps", "-w", str(folder), name]
+        else:
+            command = ["download", "-q", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
+                       "--implementation", "cp", *platforms, "-d", str(folder), name]
+        subprocess.run([sys.executable, "-m", "pip", *command], check=True)
 
 
 def receive(carried: Path, store: Path) -> None:
@@ -165,7 +183,8 @@ def main(argv=None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("pack", help="here: the clips that travel to a lent GPU, in parts")
     p.add_argument("--out", type=Path, default=Path(".paper"))
-    p.add_argument("--upload-mib", type=float, default=60, help="the most one part may hold (the limit is 64)")
+    p.add_argument("--upload-mib", type=float, default=64, help="what one call may carry, the repository's tracked "
+                   "files included (default: the lent GPU's 64)")
     p.add_argument("--no-wheels", action="store_true", help="the GPU machine has soundfile, soxr and fast_bss_eval")
     p.add_argument("--data", help="MIR-1K folder (default: the usual places, see the README)")
     p = commands.add_parser("receive", help="there: merge the carried parts into one MIR-1K folder")

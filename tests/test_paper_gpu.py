@@ -29,8 +29,10 @@ def small_mir1k(mir1k_root, tmp_path_factory):
     return root
 
 
-def test_packed_in_parts_received_trained_scored_and_logged(small_mir1k, tmp_path, capsys):
+def test_packed_in_parts_received_trained_scored_and_logged(small_mir1k, tmp_path, capsys, monkeypatch):
     carried = tmp_path / "carried"
+    monkeypatch.setattr(paper_gpu, "_tracked_bytes", lambda: 0)
+    monkeypatch.setattr(paper_gpu, "MARGIN_MIB", 0)
     paper_gpu.pack(carried, upload_mib=0.3, wheels=False, data=small_mir1k)  # small parts: the test clips split
     manifest = json.loads((carried / "manifest.json").read_text())
     assert manifest["training_clips"] == 3 and sum(manifest["test_parts"]) == 2 and len(manifest["test_parts"]) == 2
