@@ -102,6 +102,33 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _evaluate_musdb(args) -> int:
+    import json as json_module
+
+    from .musdb import evaluate_tracks, find_tracks, format_track_summary, summarise_tracks
+    from .paths import atomic_path
+    from .separate import Separator
+
+    tracks = find_tracks(args.path, args.subset)
+    print(f"{len(tracks)} track{'s' * (len(tracks) != 1)} in {args.path}")
+    separator = Separator.from_checkpoint(args.checkpoint, device=args.device, windowing=args.windowing,
+                                          precision=args.precision, shifts=args.shifts)
+    per_track = evaluate_tracks(separator, tracks, channels=args.channels, high_band=args.high_band,
+                                wiener_iterations=args.wiener)
+    summary = summarise_tracks(per_track) | {"path": str(args.path), "windowing": args.windowing,
+                                             "precision": separator.precision, "wiener": args.wiener,
+                                             "channels": args.channels, "high_band": args.high_band}
+    print(per_track[["track", "vocals_sdr", "accompaniment_sdr"]].to_string(index=False, float_format="%.2f"))
+    print(format_track_summary(summary))
+    if args.out:
+        with atomic_path(Path(args.out) / "per_track.csv") as temporary:
+            per_track.to_csv(temporary, index=False, float_format="%.4f")
+        with atomic_path(Path(args.out) / "summary.json") as temporary:
+            temporary.write_text(json_module.dumps(summary, indent=2) + "\n")
+        print(f"per-track scores and summary written to {args.out}")
+    return 0
+
+
 def _score(args) -> int:
     from .evaluate import score_files
 
@@ -141,7 +168,8 @@ def _download(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "separate": _separate, "evaluate": _evaluate, "score": _score,
+COMMANDS = {"train": _train, "separate": _separate, "evaluate": _evaluate, "evaluate-musdb": _evaluate_musdb,
+            "score": _score,
             "ablations": _ablations, "export": _export, "download-mir1k": _download}
 
 if __name__ == "__main__":

@@ -132,6 +132,20 @@ def _add_evaluate(p):
     p.add_argument("--data-root")
 
 
+def _add_evaluate_musdb(p):
+    p.description = ("Separate every track of MUSDB18 / MUSDB18-HQ (or any folder of songs with a vocals stem) as "
+                     "`shsep separate` does, and score vocals and accompaniment with museval's BSS-eval v4 on 1 s "
+                     "frames: the median over frames per track, the median over tracks.")
+    p.add_argument("path", type=Path, help="a MUSDB18 root (.stem.mp4 files), a MUSDB18-HQ root (folders with "
+                   "mixture.wav, vocals.wav ...), one track, or any folder of such tracks")
+    p.add_argument("--subset", choices=["train", "test"], help="only the tracks under a folder of that name")
+    p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
+    _add_full_band_options(p)
+    _add_inference_options(p, windowing="long", precision="auto")
+    p.add_argument("--out", type=Path, help="folder for per_track.csv and summary.json")
+    p.add_argument("--device")
+
+
 def _add_score(p):
     from .metrics import EVALUATORS
 
@@ -171,6 +185,7 @@ SUBCOMMANDS = {
     "train": ("train a network with a named profile", _add_train),
     "separate": ("separate audio files into voice and accompaniment", _add_separate),
     "evaluate": ("score a checkpoint on MIR-1K (GNSDR/GSIR/GSAR)", _add_evaluate),
+    "evaluate-musdb": ("score separations of real songs the MUSDB18 way (museval v4, medians)", _add_evaluate_musdb),
     "score": ("score separations stored as files against the MIR-1K clips they came from", _add_score),
     "ablations": ("train and score the ablation arms; append them to results/experiments.csv", _add_ablations),
     "export": ("write a small inference-only copy (float16 weights) of a checkpoint", _add_export),
