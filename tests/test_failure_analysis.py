@@ -91,3 +91,12 @@ def test_snr_and_worst_clip_sentences_follow_the_numbers():
     worst = ff.worst_clips(per_clip, 2)
     assert list(worst["clip"]) == ["a", "b"]
     assert "come from x (2)" in ff.worst_sentence(per_clip, worst) and "(dB) 3.0 against -2.0" in ff.worst_sentence(per_clip, worst)
+
+
+def test_the_recording_is_named_the_0_db_point_only_when_it_is():
+    table = pd.DataFrame({"snr_db": [-5.0, 0.0, 5.0], "voice_gnsdr": [12.0, 11.0, 10.0],
+                          "accompaniment_gnsdr": [7.0, 11.0, 14.0]})
+    same = {"voice_gnsdr": 11.0, "accompaniment_gnsdr": 11.004, "clips_scored": 3}
+    assert "equal energy" in ff.as_recorded_sentence(table, same)
+    other = same | {"voice_gnsdr": 10.5}
+    assert "equal energy" not in ff.as_recorded_sentence(table, other) and "10.50 / 11.00" in ff.as_recorded_sentence(table, other)
