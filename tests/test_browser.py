@@ -146,6 +146,13 @@ def test_every_notebook_renders_without_errors(lab, browser, name):
     assert page_problems(browser) == []
 
 
+# The open notebook panel: the shell's current widget, or (when the headless window holds no focus, where
+# JupyterLab 4.6 reports none) the visible one in the main area
+NOTEBOOK_PANEL = ("const app = window.jupyterapp; const p = app.shell.currentWidget || "
+                  "Array.from(app.shell.widgets('main')).find(w => w.isVisible);")
+KERNEL_IDLE = "return !!(p && p.sessionContext.session && p.sessionContext.session.kernel && " \
+              "p.sessionContext.session.kernel.status === 'idle');"
+
 AUDIO_STATE = """return Array.from(document.querySelectorAll(
     '.jp-NotebookPanel:not(.lm-mod-hidden) audio')).map(a => [a.readyState, a.duration]);"""
 
@@ -153,19 +160,16 @@ AUDIO_STATE = """return Array.from(document.querySelectorAll(
 def test_listening_notebook_runs_plays_and_picks(lab, browser):
     name = "06_listening_tests.ipynb"
     open_notebook(browser, lab, name)
-    wait_for(lambda: browser.execute_script(
-        "const p = window.jupyterapp.shell.currentWidget; return p && p.sessionContext.session && "
-        "p.sessionContext.session.kernel && p.sessionContext.session.kernel.status === 'idle';"),
-        120, "the kernel never became idle")
-    browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
+    wait_for(lambda: browser.execute_script(NOTEBOOK_PANEL + KERNEL_IDLE), 120, "the kernel never became idle")
+    browser.execute_script(NOTEBOOK_PANEL + "app.shell.activateById(p.id); "
+                           "app.commands.execute('notebook:run-all-cells');")
     time.sleep(2)
 
     def finished():  # no cell queued or running, and the kernel idle
         return browser.execute_script(
             "const prompts = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
             ".jp-CodeCell .jp-InputPrompt')).map(p => p.innerText.trim());"
-            "return prompts.every(p => p !== '[*]:') && "
-            "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle';")
+            "if (!prompts.every(p => p !== '[*]:')) return false;" + NOTEBOOK_PANEL + KERNEL_IDLE)
 
     wait_for(finished, 420, "Run All did not finish", interval=2)
     browser.save_screenshot(str(SCREENSHOTS / "06_run_all.png"))

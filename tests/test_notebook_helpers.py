@@ -8,13 +8,18 @@ def test_setup_prints_no_machine_specific_path(mir1k_root, capsys, monkeypatch):
     from shsep.notebook import setup
     from shsep.paths import OUTPUTS, RUNS
 
+    import shsep.notebook
+    from shsep.paths import SHIPPED_RUN
+
     monkeypatch.setenv("SHSEP_PROFILE", "smoke")
-    profile, config, root, run_dir, figures_dir, max_clips = setup()
+    profile, config, root, run_dir, figures_dir, max_clips = setup(train=True)
     printed = capsys.readouterr().out
     assert profile == "smoke" and max_clips == 6 and run_dir == RUNS / "smoke"
     assert figures_dir == OUTPUTS / "smoke" / "figures"  # never the tracked figures/
     assert "training and" in printed and str(root) not in printed and "/" + "work" not in printed
     assert "run folder runs/smoke; figures to outputs/smoke/figures" in printed
+    monkeypatch.setattr(shsep.notebook, "RUNS", OUTPUTS / "no-runs-here")  # nothing trained: the shipped run
+    assert setup().run_dir == SHIPPED_RUN and "run folder results/shipped_run;" in capsys.readouterr().out
 
 
 def test_relative_paths_never_show_the_machine(tmp_path):
