@@ -70,6 +70,7 @@ else
 fi
 echo "[run_all] profile $PROFILE: ${#NOTEBOOKS[@]} notebooks -> $OUT/"
 [ "$DRY_RUN" = 0 ] && mkdir -p "$OUT"
+TRAINS=$([ "$TRAIN" = 1 ] && echo True || echo False)  # the notebooks' own training switches follow --train
 i=0
 SERIES_START=$(date +%s)
 for notebook in "${NOTEBOOKS[@]}"; do
@@ -77,9 +78,8 @@ for notebook in "${NOTEBOOKS[@]}"; do
     name="$(basename "$notebook" .ipynb)"
     params=(-p profile "$PROFILE")
     [ "$name" != 07_ablations ] && params+=(-p run_dir "$PWD/$RUN_DIR")
-    [ "$name" = 04_training ] && params+=(-p train "$([ "$TRAIN" = 1 ] && echo True || echo False)")
-    [ "$name" = 07_ablations ] && params+=(-p rerun_arms "$RERUN_ABLATIONS" \
-                                           -p train_missing_arms "$([ "$TRAIN" = 1 ] && echo True || echo False)")
+    [ "$name" = 04_training ] && params+=(-p train "$TRAINS")
+    [ "$name" = 07_ablations ] && params+=(-p rerun_arms "$RERUN_ABLATIONS" -p train_missing_arms "$TRAINS")
     echo "[run_all] ($i/${#NOTEBOOKS[@]}) $name ${params[*]}"
     [ "$DRY_RUN" = 1 ] && continue
     start=$(date +%s)

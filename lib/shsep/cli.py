@@ -103,8 +103,6 @@ def _evaluate(args) -> int:
 
 
 def _evaluate_musdb(args) -> int:
-    import json as json_module
-
     from .musdb import evaluate_tracks, find_tracks, format_track_summary, summarise_tracks
     from .paths import atomic_path
     from .separate import Separator
@@ -124,7 +122,7 @@ def _evaluate_musdb(args) -> int:
         with atomic_path(Path(args.out) / "per_track.csv") as temporary:
             per_track.to_csv(temporary, index=False, float_format="%.4f")
         with atomic_path(Path(args.out) / "summary.json") as temporary:
-            temporary.write_text(json_module.dumps(summary, indent=2) + "\n")
+            temporary.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"per-track scores and summary written to {args.out}")
     return 0
 

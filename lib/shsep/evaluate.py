@@ -58,10 +58,29 @@ def _init_worker(threads):
 
 
 def _score_clip(args) -> dict:
-    clip, evaluator, band, cache, options = args
+    clip, evaluator, band, cache, options, scoring_device = args
     row = {"clip": clip.id, "singer": clip.singer}
-    row.update(separate_and_score(_worker_separator, load_sources(clip), evaluator, band, cache, **options))
+    row.update(separate_and_score(_worker_separator, load_sources(clip), evaluator, band, cache, scoring_device,
+                                  **options))
     return row
+
+
+def map_in_workers(function, jobs: list, workers: int, initializer, progress: bool = False,
+                   description: str = "") -> list:
+    """function over jobs in `workers` forked processes (in this one for a single worker), results in order.
+    initializer(threads) runs once per process first, threads being the cores each process may use."""
+    import multiprocessing
+
+    from .progress import progress_over
+
+    if workers == 1:
+        initializer(os.cpu_count() or 1)
+        return [function(job) for job in progress_over(jobs, description=description, unit="clips", enabled=progress)]
+    start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method), initializer=initializer,
+                             initargs=(max(1, (os.cpu_count() or 1) // workers),)) as pool:
+        return list(progress_over(pool.map(function, jobs), total=len(jobs), description=description, unit="clips",
+                                  enabled=progress))
 
 
 @dataclass
@@ -107,10 +126,7 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     go to `Separator.separate_full_band`. device "cuda": separate and score (fast_bss_eval's torch backend) on
     the GPU in this process instead of CPU worker processes; the figures are the same.
     """
-    import multiprocessing
-
     from .paths import SHIPPED_MODEL
-    from .progress import progress_over
     from .separate import Separator
 
     clips = index_clips(data_root, "all" if clip_ids else split)
@@ -132,27 +148,12 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
         raise ValueError("a post-filter applies to Park's path; the full-band path already uses soft masks")
     _worker_load_args = (checkpoint, {"batch_size": batch_size, "windowing": windowing, "precision": precision,
                                       "post_filter": post_filter, "shifts": shifts})
-    _worker_separator = Separator.from_checkpoint(checkpoint, device="cpu", **_worker_load_args[1])
-    if device is not None and str(device).startswith("cuda"):
-        separator = Separator.from_checkpoint(checkpoint, device=device, **_worker_load_args[1])
-        rows = [{"clip": clip.id, "singer": clip.singer} | separate_and_score(
-                    separator, load_sources(clip), evaluator, band, cache, scoring_device=device, **full_band_options)
-                for clip in progress_over(clips, description="evaluate", unit="clips", enabled=progress)]
-        return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band, windowing,
-                          separator.precision, post_filter, shifts)
-    workers = workers or min(len(clips), os.cpu_count() or 1)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    jobs = [(clip, evaluator, band, cache, full_band_options) for clip in clips]
-    if workers == 1:
-        _init_worker(os.cpu_count() or 1)
-        rows = [_score_clip(job) for job in progress_over(jobs, description="evaluate", unit="clips",
-                                                         enabled=progress)]
-    else:
-        start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method),
-                                 initializer=_init_worker, initargs=(threads,)) as pool:
-            rows = list(progress_over(pool.map(_score_clip, jobs), total=len(jobs), description="evaluate",
-                                      unit="clips", enabled=progress))
+    on_gpu = device is not None and str(device).startswith("cuda")  # one process: CUDA does not survive a fork
+    _worker_separator = Separator.from_checkpoint(checkpoint, device=device if on_gpu else "cpu",
+                                                  **_worker_load_args[1])
+    workers = 1 if on_gpu else workers or min(len(clips), os.cpu_count() or 1)
+    jobs = [(clip, evaluator, band, cache, full_band_options, device if on_gpu else None) for clip in clips]
+    rows = map_in_workers(_score_clip, jobs, workers, _init_worker, progress, "evaluate")
     return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band, windowing,
                       _worker_separator.precision, post_filter, shifts)
 

@@ -7,7 +7,6 @@ against the input's voice-to-accompaniment ratio, and the worst clips.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -18,12 +17,15 @@ from .metrics import summarise
 _separator = None  # one per worker process, inherited from the parent where processes fork
 
 
-def _analyse(job):
+def _set_threads(threads: int) -> None:
     import torch
 
+    torch.set_num_threads(threads)
+
+
+def _analyse(job):
     from .data import load_sources
 
-    torch.set_num_threads(1)
     clip, snr_db, frames, offset = job
     return analyse_clip(_separator, clip, load_sources(clip), snr_db, frames, offset)
 
@@ -31,18 +33,12 @@ def _analyse(job):
 def run_analysis(separator, clips, snr_db: float | None = None, frames: bool = True, workers: int | None = None,
                  offset: int = LABEL_OFFSET):
     """(per-clip rows, all clips' frame tables) of `analyse_clip` over clips, in `workers` processes."""
-    import multiprocessing
+    from .evaluate import map_in_workers
 
     global _separator
     _separator = separator
     jobs = [(clip, snr_db, frames, offset) for clip in clips]
-    workers = workers or min(len(jobs), os.cpu_count() or 1)
-    if workers == 1:
-        results = [_analyse(job) for job in jobs]
-    else:
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = list(pool.map(_analyse, jobs))
+    results = map_in_workers(_analyse, jobs, workers or min(len(jobs), os.cpu_count() or 1), _set_threads)
     per_clip = pd.DataFrame([row for row, _ in results])
     tables = [table for _, table in results if table is not None]
     return per_clip, (pd.concat(tables, ignore_index=True) if tables else None)
