@@ -1,13 +1,13 @@
-"""Checkpoints: written atomically (temporary file + rename), read with weights_only=True."""
+"""Checkpoints: written atomically (temporary file + rename), read with weights_only=True.
+
+torch is imported inside the functions, so that the error class is at hand where torch is not needed (int8
+separation runs without it).
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import torch
-from torch import nn
-
-from .models import ModelConfig, build_model
 from .paths import atomic_path
 
 
@@ -16,11 +16,15 @@ class CheckpointError(Exception):
 
 
 def save_atomic(payload: dict, path: str | os.PathLike) -> None:
+    import torch
+
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -39,6 +43,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild the network a checkpoint describes and load its weights (eval mode, float32)."""
+    from .models import ModelConfig, build_model
+
     payload = read_checkpoint(path)
     model_config = ModelConfig(**payload["config"]["model"])
     model = build_model(model_config)

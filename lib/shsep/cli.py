@@ -1,4 +1,4 @@
-"""The `shsep` command line: train, separate, evaluate, score, ablations, export, download-mir1k.
+"""The `shsep` command line: train, separate, evaluate, score, ablations, export, export-int8, download-mir1k.
 
 Each command here turns parsed arguments (`cli_args`) into one call of the package, and a bad input into one
 line on stderr and exit status 2.
@@ -159,6 +159,13 @@ def _export(args) -> int:
     return 0
 
 
+def _export_int8(args) -> int:
+    from .onnx_export import export_int8
+
+    print(export_int8(args.checkpoint, args.destination, args.data_root))
+    return 0
+
+
 def _download(args) -> int:
     from .data import download_mir1k
 
@@ -168,7 +175,8 @@ def _download(args) -> int:
 
 COMMANDS = {"train": _train, "separate": _separate, "evaluate": _evaluate, "evaluate-musdb": _evaluate_musdb,
             "score": _score,
-            "ablations": _ablations, "export": _export, "download-mir1k": _download}
+            "ablations": _ablations, "export": _export, "export-int8": _export_int8,
+            "download-mir1k": _download}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -93,9 +93,12 @@ def _add_inference_options(p, windowing: str, precision: str):
     p.add_argument("--windowing", choices=["park", "long"], default=windowing,
                    help="park: Park's 64-frame windows every 32 frames (the paper's protocol); long: 16 s windows "
                         f"overlapping by 1 s, about half the network's work (default: {windowing})")
-    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default=precision,
-                   help="network precision on CPU; auto: bf16 where the CPU has native bf16 (AVX-512-BF16, AMX), "
-                        f"else fp32 (default: {precision})")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8", "auto"], default=precision,
+                   help="the network's precision: fp32 and bf16 run it in PyTorch; int8 runs its quantised ONNX "
+                        "export (beside the checkpoint, e.g. the shipped weights/cpu.int8.onnx) in ONNX Runtime on "
+                        "the CPU, without importing torch; auto: int8 where that export and onnxruntime are there, "
+                        "else bf16 on CUDA and on CPUs with native bf16 (AVX-512-BF16, AMX), else fp32 "
+                        f"(default: {precision})")
     p.add_argument("--shifts", type=_at_least_one, default=1,
                    help="test-time averaging: lay the windows this many times, each a fraction of Park's 32-frame "
                         "step later, and average the estimates; costs as many network passes (default 1: off, the "
@@ -175,6 +178,15 @@ def _add_export(p):
     p.add_argument("destination", type=Path)
 
 
+def _add_export_int8(p):
+    p.description = ("Export a checkpoint to ONNX with its convolutions quantised to int8 (calibrated on MIR-1K "
+                     "training clips), beside it as <name>.int8.onnx, for `--precision int8` (needs onnx and "
+                     "onnxruntime, and MIR-1K's training clips).")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--destination", type=Path, help="default: beside the checkpoint, <name>.int8.onnx")
+    p.add_argument("--data-root", type=Path, help="MIR-1K folder (default: $MIR1K_ROOT, data/MIR-1K, ../shared/data/MIR-1K)")
+
+
 def _add_download(p):
     p.add_argument("--destination", type=Path, default=None)
 
@@ -189,6 +201,7 @@ SUBCOMMANDS = {
     "score": ("score separations stored as files against the MIR-1K clips they came from", _add_score),
     "ablations": ("train and score the ablation arms; append them to results/experiments.csv", _add_ablations),
     "export": ("write a small inference-only copy (float16 weights) of a checkpoint", _add_export),
+    "export-int8": ("export a checkpoint's network to ONNX, quantised to int8, for fast CPU separation", _add_export_int8),
     "download-mir1k": ("download the official MIR-1K into data/ (needs internet)", _add_download),
 }
 

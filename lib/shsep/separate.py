@@ -15,15 +15,12 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
-import torch
 
 from . import masking
-from .checkpoints import load_model
+from .networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, onnxruntime_available
 from .paths import SHIPPED_MODEL, SHIPPED_RUN
 from .spectrogram import PARK, FrontEnd, resample
 from .stages import timed
-from .targets import estimate_sources
-
 
 
 def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:
@@ -74,7 +71,7 @@ WINDOWINGS = {
     "long": (512, 480),  # one pass in 16 s windows that overlap by 32 frames: about half the network's work
 }
 DEFAULT_WINDOWING = "park"
-PRECISIONS = ("fp32", "bf16", "auto")
+PRECISIONS = ("fp32", "bf16", "int8", "auto")  # int8: the ONNX Runtime export (networks.OnnxNetwork)
 POST_FILTERS = {
     # how Park's path turns the two magnitude estimates into waveforms
     "none": "each estimate with the mixture's phase (Park's; the paper's protocol)",
@@ -89,6 +86,20 @@ def native_bf16() -> bool:
     from .machine import simd_features
 
     return bool({"avx512_bf16", "amx_bf16"} & set(simd_features()))
+
+
+def resolve_precision(precision: str, device_type: str = "cpu", checkpoint: str | os.PathLike | None = None) -> str:
+    """The precision "auto" stands for: on CUDA bf16; on a CPU int8 where the checkpoint has an int8 export
+    beside it and ONNX Runtime is installed, else bf16 where the CPU has native bf16, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    if device_type == "cuda":
+        return "bf16"
+    if checkpoint is not None and int8_model_for(checkpoint).is_file() and onnxruntime_available():
+        return "int8"
+    return "bf16" if native_bf16() else "fp32"
 
 
 def fitted_windows(num_frames: int, window: int, step: int, patch: int = 64) -> tuple[int, int]:
@@ -115,26 +126,28 @@ class Separator:
     device: where the network runs; the model is moved there (default: where the model already is).
     """
 
-    def __init__(self, model: torch.nn.Module, target: str = "masks", front_end: FrontEnd = PARK,
-                 batch_size: int | None = None, device: str | torch.device | None = None,
+    def __init__(self, model, target: str = "masks", front_end: FrontEnd = PARK,
+                 batch_size: int | None = None, device=None,
                  park_istft_quirk: bool = False, windowing: str = DEFAULT_WINDOWING, precision: str = "fp32",
                  post_filter: str = "none", shifts: int = 1):
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
-        # channels-last runs the convolutions about 1.3x faster on CPU (same results to 1e-5)
-        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
+        if isinstance(model, OnnxNetwork):  # int8, ONNX Runtime: its target and precision travel with it
+            self.network, self.model, self.device, target = model, None, model.device, model.target
+            precision = model.precision
+        else:
+            precision = resolve_precision(precision, str(device or next(model.parameters()).device).split(":")[0])
+            if precision == "int8":
+                raise ValueError("int8 runs the ONNX export of a checkpoint: use Separator.from_checkpoint")
+            self.network = TorchNetwork(model, target, device, precision)
+            self.model, self.device = self.network.model, self.network.device
         self.target = target
         self.front_end = front_end
         # Batching windows pays on a GPU (the report's speed-up); on CPU the benchmark measured one window
         # per pass as faster for the cpu model (benchmarks/benchmark.py).
-        self.batch_size = max(1, int(batch_size or (16 if self.device.type == "cuda" else 1)))
+        self.batch_size = max(1, int(batch_size or (16 if str(self.device).startswith("cuda") else 1)))
         self.park_istft_quirk = park_istft_quirk
         if windowing not in WINDOWINGS:
             raise ValueError(f"windowing must be one of {tuple(WINDOWINGS)}, not {windowing!r}")
         self.windowing = windowing
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-        if precision == "auto":
-            precision = "bf16" if self.device.type == "cuda" or native_bf16() else "fp32"
         self.precision = precision
         if post_filter not in POST_FILTERS:
             raise ValueError(f"post_filter must be one of {tuple(POST_FILTERS)}, not {post_filter!r}")
@@ -149,12 +162,35 @@ class Separator:
         return sorted({round(k * half_patch / self.shifts) for k in range(self.shifts)})
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str | None = None, **kwargs) -> "Separator":
-        """Load a checkpoint (default: the CPU model shipped with shsep)."""
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model, config = load_model(path or SHIPPED_MODEL, device)
+    def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str | None = None,
+                        precision: str = "fp32", **kwargs) -> "Separator":
+        """Load a checkpoint (default: the CPU model shipped with shsep); precision "int8" (or "auto" where it
+        resolves to int8) loads its ONNX export instead, and never imports torch."""
+        path = path or SHIPPED_MODEL
+        if device is None and precision in ("int8", "auto") and not _cuda_present():
+            device = "cpu"
+        if device is None:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        chosen = resolve_precision(precision, str(device).split(":")[0], path)
+        if chosen == "int8":
+            if str(device) != "cpu":
+                raise ValueError(f"int8 runs on the CPU only (ONNX Runtime), not on {device}")
+            network = OnnxNetwork(int8_model_for(path))
+            if network.source_sha1 == file_sha1(path):
+                return cls(network, front_end=FrontEnd(**network.front_end), **kwargs)
+            if precision == "int8":
+                raise ValueError(f"{network.path} was exported from another checkpoint than {path}: "
+                                 f"run `shsep export-int8 {path}` again")
+            chosen = resolve_precision("auto", "cpu")  # a stale export: the checkpoint itself, in PyTorch
+        precision = chosen
+        from .checkpoints import load_model
+
+        model, config = load_model(path, device)
         front_end = FrontEnd(**config.get("front_end", {}))  # checkpoints before it was recorded: Park's
-        return cls(model, target=config.get("target", "masks"), front_end=front_end, device=device, **kwargs)
+        return cls(model, target=config.get("target", "masks"), front_end=front_end, device=device,
+                   precision=precision, **kwargs)
 
     def separate_magnitudes(self, mixture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised mixture magnitudes (bins, frames) → (accompaniment, voice) magnitudes, same shape; with
@@ -168,7 +204,6 @@ class Separator:
             voice += v[:, offset: offset + frames]
         return accompaniment / len(offsets), voice / len(offsets)
 
-    @torch.inference_mode()
     def _windows_through_network(self, mixture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One pass of sliding windows (see `window_plan`), each keeping its centre."""
         patch = self.front_end.patch_frames
@@ -178,14 +213,10 @@ class Separator:
         plan = window_plan(padded.shape[-1], window, step)
         accompaniment = np.zeros_like(padded)
         voice = np.zeros_like(padded)
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         for first in range(0, len(plan), self.batch_size):
             chunk = plan[first: first + self.batch_size]
             windows = np.stack([padded[:, s: s + window] for s, _, _ in chunk])[:, None]
-            x = torch.from_numpy(windows).to(self.device).contiguous(memory_format=torch.channels_last)
-            with autocast:
-                prediction = self.model(x)[-1]
-            acc, voc = (t.cpu().numpy() for t in estimate_sources(prediction.float(), x, self.target))
+            acc, voc = self.network(windows)
             for (start, keep_from, keep_to), a, v in zip(chunk, acc, voc):
                 accompaniment[:, keep_from:keep_to] = a[:, keep_from - start: keep_to - start]
                 voice[:, keep_from:keep_to] = v[:, keep_from - start: keep_to - start]
@@ -273,6 +304,15 @@ CHANNEL_MODES = ("downmix", "per-channel")
 def analysed_signals(audio: np.ndarray, channels: str = "downmix") -> list[np.ndarray]:
     """The mono signals the network analyses for (channels, samples) audio: the downmix, or each channel."""
     return [audio.mean(axis=0)] if channels == "downmix" else list(audio)
+
+
+def _cuda_present() -> bool:
+    """Whether a CUDA device may be there, without importing torch where no NVIDIA driver is installed."""
+    if not (os.path.exists("/proc/driver/nvidia") or os.environ.get("CUDA_VISIBLE_DEVICES")):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
 class Stems(NamedTuple):

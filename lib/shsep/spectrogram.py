@@ -11,7 +11,6 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-import librosa
 import numpy as np
 
 
@@ -36,35 +35,73 @@ class FrontEnd:
     def analyse(self, audio: np.ndarray) -> np.ndarray:
         """Complex STFT of a 1-D (or (..., samples)) signal, keeping the lowest `num_bins` bins.
 
-        librosa.stft's conventions (periodic Hann, centred, zero padding), computed by torch.stft: the same values
-        to float rounding, without the 1.5 s that librosa's first call spends importing scipy and numba."""
-        import torch
-
-        audio = np.ascontiguousarray(audio, dtype=np.float32)
-        signals = torch.from_numpy(audio.reshape(-1, audio.shape[-1]))
-        spec = torch.stft(signals, self.n_fft, self.hop_length, window=torch.hann_window(self.n_fft), center=True,
-                          pad_mode="constant", return_complex=True)
-        return spec[:, : self.num_bins].reshape(audio.shape[:-1] + (self.num_bins, spec.shape[-1])).numpy()
+        librosa.stft's conventions (periodic Hann, centred, zero padding), computed with numpy's FFT: the same
+        values to float rounding, without importing librosa (1.5 s for scipy and numba) or torch."""
+        audio = np.asarray(audio, dtype=np.float32)
+        spec = stft(audio.reshape(-1, audio.shape[-1]), self.n_fft, self.hop_length, self.num_bins)
+        return spec.reshape(audio.shape[:-1] + spec.shape[-2:])
 
     def synthesise(self, spec: np.ndarray, length: int | None = None, park_istft_quirk: bool = False) -> np.ndarray:
-        """Inverse STFT of a (num_bins, frames) complex spectrogram at `sample_rate`."""
+        """Inverse STFT of a (..., num_bins, frames) complex spectrogram at `sample_rate`; bins above num_bins
+        count as zeros."""
         if park_istft_quirk:
-            return librosa.istft(spec, hop_length=self.hop_length, window="hann", center=True, length=length)
-        import torch
+            import librosa
 
-        full = self.n_fft // 2 + 1
-        if spec.shape[-2] == full:  # every bin kept (the full-band grid): no padded copy
-            padded = np.ascontiguousarray(spec, dtype=np.complex64)
-        else:
-            padded = np.zeros(spec.shape[:-2] + (full, spec.shape[-1]), dtype=np.complex64)
-            padded[..., : spec.shape[-2], :] = spec
-        if spec.shape[-1] * self.hop_length < self.n_fft:  # too few frames for torch.istft's window check
-            return librosa.istft(padded, n_fft=self.n_fft, hop_length=self.hop_length, window="hann", center=True,
-                                 length=length)
+            return librosa.istft(spec, hop_length=self.hop_length, window="hann", center=True, length=length)
         length = length if length is not None else self.hop_length * (spec.shape[-1] - 1)  # librosa's default
-        waves = torch.istft(torch.from_numpy(padded.reshape(-1, full, spec.shape[-1])), self.n_fft, self.hop_length,
-                            window=torch.hann_window(self.n_fft), center=True, length=length)
-        return waves.reshape(spec.shape[:-2] + (length,)).numpy()
+        waves = istft(spec.reshape((-1,) + spec.shape[-2:]), self.n_fft, self.hop_length, length)
+        return waves.reshape(spec.shape[:-2] + (length,))
+
+
+def hann_window(n_fft: int) -> np.ndarray:
+    """The periodic Hann window (librosa's and torch's default), float32."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+
+
+FRAMES_PER_CHUNK = 256  # the FFTs go through this many frames at a time, so their scratch arrays stay small
+
+
+def stft(signals: np.ndarray, n_fft: int, hop_length: int, num_bins: int | None = None) -> np.ndarray:
+    """Centred STFT of (rows, samples) float32 signals, zero-padded by n_fft/2 each side: (rows, bins, frames),
+    complex64, 1 + samples // hop frames; the lowest `num_bins` bins (default: all n_fft/2 + 1)."""
+    num_bins = num_bins or n_fft // 2 + 1
+    padded = np.pad(signals, ((0, 0), (n_fft // 2, n_fft // 2)))
+    frames = 1 + (padded.shape[-1] - n_fft) // hop_length
+    views = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop_length][:, :frames]
+    window = hann_window(n_fft)
+    spec = np.empty((signals.shape[0], num_bins, frames), np.complex64)
+    for first in range(0, frames, FRAMES_PER_CHUNK):
+        chunk = np.fft.rfft(views[:, first: first + FRAMES_PER_CHUNK] * window, axis=-1)[..., :num_bins]
+        spec[:, :, first: first + FRAMES_PER_CHUNK] = chunk.transpose(0, 2, 1)
+    return spec
+
+
+def istft(spec: np.ndarray, n_fft: int, hop_length: int, length: int) -> np.ndarray:
+    """Inverse of `stft` for (rows, bins, frames) with bins ≤ n_fft/2 + 1 (missing top bins are zeros):
+    windowed overlap-add divided by the summed squared window where it is not ~0 (librosa.istft's rule),
+    the n_fft/2 padding removed, cut or zero-padded to `length` samples. Float32 (rows, length)."""
+    rows, _, frames = spec.shape
+    window = hann_window(n_fft)
+    overlap = -(-n_fft // hop_length)  # frames that overlap one hop of output
+    padding = overlap * hop_length - n_fft
+    out = np.zeros((rows, frames + overlap - 1, hop_length), np.float32)
+    for first in range(0, frames, FRAMES_PER_CHUNK):
+        chunk = spec[:, :, first: first + FRAMES_PER_CHUNK].transpose(0, 2, 1)
+        pieces = np.fft.irfft(chunk, n=n_fft, axis=-1).astype(np.float32, copy=False) * window
+        if padding:
+            pieces = np.pad(pieces, ((0, 0), (0, 0), (0, padding)))
+        pieces = pieces.reshape(rows, pieces.shape[1], overlap, hop_length)
+        for k in range(overlap):
+            out[:, first + k: first + k + pieces.shape[1]] += pieces[:, :, k]
+    squared = np.pad(window * window, (0, padding)).reshape(overlap, hop_length)
+    envelope = np.zeros((frames + overlap - 1, hop_length), np.float32)
+    for k in range(overlap):
+        envelope[k: k + frames] += squared[k]
+    out, envelope = out.reshape(rows, -1), envelope.reshape(-1)
+    covered = envelope > np.finfo(np.float32).tiny
+    out[:, covered] /= envelope[covered]
+    out = out[:, n_fft // 2: n_fft // 2 + length]
+    return np.pad(out, ((0, 0), (0, length - out.shape[-1]))) if out.shape[-1] < length else out
 
 
 PARK = FrontEnd()
