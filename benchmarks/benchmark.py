@@ -8,13 +8,15 @@ Each measurement runs in its own process so its peak memory (max RSS) is its own
 * evaluation seconds per clip, before against now: the mixture's SDR computed or read from its cache (warm),
   the network in fp32 (Park's protocol) or with --precision auto (bf16 where native);
 * start-up of `shsep --help`: now (only the chosen command builds its arguments) against building every
-  command's arguments, as the parser did before;
+  command's arguments, as the parser did before; and `shsep separate` on a 0.01 s file, the network in
+  PyTorch against the default int8 path in ONNX Runtime (no torch import);
 * `shsep separate` on a 44.1 kHz stereo song built from MIR-1K test clips: seconds of work per minute of
   audio, full band against Park's 8 kHz path (Park's windows or long ones, fp32 or bf16, with the Wiener
   post-filter), and peak memory on a 10-minute song (--song-minutes to change);
 * stages: where `shsep separate`'s time goes (decode, resample, STFTs, network, masks, synthesis, write);
-* peers (only with --only peers, after benchmarks/setup_peers.sh): `shsep separate` against Open-Unmix `umxl`
-  and HTDemucs (random weights, their own separation code) on the same song, alternating, best of --rounds.
+* peers (only with --only peers, after benchmarks/setup_peers.sh): whole commands on the same song, start-up,
+  reading and writing included: `shsep separate` with its defaults and with the network in PyTorch, against
+  Open-Unmix `umxl` and HTDemucs (random weights, their own separation code), alternating, best of --rounds.
 """
 from __future__ import annotations
 
@@ -118,17 +120,26 @@ def _song(path: str, band: str, wiener: int, windowing: str = "long", precision:
             "precision": separator.precision}
 
 
-def _peer(name: str, path: str) -> dict:
-    """Run a peer (benchmarks/peers.py) in the peers' environment on the same song."""
-    import os
+def _tiny_file_rows(rows) -> None:
+    """`shsep separate` on a 0.01 s file, a whole command: the fixed cost of a process, network in PyTorch
+    against the default (int8 in ONNX Runtime, which never imports torch)."""
+    import tempfile
     from pathlib import Path
 
-    python = os.environ.get("SHSEP_PEERS_PYTHON", str(Path(__file__).parent.parent / ".venv-peers" / "bin" / "python"))
-    out = subprocess.run([python, str(Path(__file__).parent / "peers.py"), name, path, str(Path(path).parent / name)],
-                         capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    import numpy as np
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as folder:
+        tiny = str(Path(folder) / "tiny.wav")
+        sf.write(tiny, np.zeros((441, 2), np.float32), 44100)
+        base = [sys.executable, "-m", "shsep.cli", "separate", tiny, "-o", folder]
+        torch_run = min((_whole_command(base + ["--precision", _torch_precision()]) for _ in range(3)),
+                        key=lambda r: r["seconds"])
+        default = min((_whole_command(base) for _ in range(3)), key=lambda r: r["seconds"])
+    rows.append((f"start-up: separate a 0.01 s file, network in PyTorch ({_torch_precision()})",
+                 f"{torch_run['seconds']:.2f} s", "1.00×", torch_run["peak_rss_mib"]))
+    rows.append(("start-up: separate a 0.01 s file, defaults (int8, no torch)", f"{default['seconds']:.2f} s",
+                 f"{torch_run['seconds'] / default['seconds']:.1f}× faster", default["peak_rss_mib"]))
 
 
 def _evaluation(clips: int, cache: str, precision: str = "fp32") -> dict:
@@ -144,8 +155,8 @@ def _evaluation(clips: int, cache: str, precision: str = "fp32") -> dict:
 def _startup(mode: str) -> dict:
     """Seconds to start Python, import the CLI and answer --help (now), or to build every command's arguments."""
     code = {"now": "from shsep.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
-            "every-command": "import argparse\nfrom shsep import cli\n"
-                             "[add(argparse.ArgumentParser()) for _, add in cli.SUBCOMMANDS.values()]"}[mode]
+            "every-command": "import argparse\nfrom shsep import cli_args\n"
+                             "[add(argparse.ArgumentParser()) for _, add in cli_args.SUBCOMMANDS.values()]"}[mode]
     best = float("inf")
     for _ in range(5):
         start = time.perf_counter()
@@ -201,6 +212,7 @@ def main() -> None:
                      float("nan")))  # the memory is the child's, not measured
         rows.append(("start-up: shsep --help (only the chosen command's)", f"{after['seconds']:.2f} s",
                      f"{before['seconds'] / after['seconds']:.1f}× faster", float("nan")))
+        _tiny_file_rows(rows)
     if "evaluation" in parts:
         _run_phase("evaluation", 40, "on")  # fills the cache for these clips
         variants = [("before: mixture SDR computed", "off", "fp32"),
@@ -244,6 +256,7 @@ def _song_rows(rows, long_minutes: int) -> None:
                      "1.00×", park["peak_rss_mib"]))
         for label, options in (("full band, Park's windows, fp32", ("full", 0, "park", "fp32")),
                                ("full band, long windows, fp32", ("full", 0, "long", "fp32")),
+                               ("full band, long windows, bf16", ("full", 0, "long", "bf16")),
                                ("full band, long windows, auto (default)", ("full", 0, "long", "auto")),
                                ("full band + Wiener 1, long, auto", ("full", 1, "long", "auto"))):
             full = _run_phase("song", short, *options)
@@ -283,29 +296,66 @@ def _stage_table() -> None:
     print()
 
 
+def _whole_command(command: list[str]) -> dict:
+    """Wall-clock seconds and peak resident memory of one command in its own process, start-up included: what a
+    user waits for."""
+    import os
+
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"{command} failed: {process.stderr.read().decode()[-2000:]}")
+    return {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024}
+
+
+def _peer_commands(song: str, folder: str, peers: list[str]) -> dict[str, list[str]]:
+    """The commands timed against each other: `shsep separate` with its defaults and with the network in PyTorch
+    (bf16 where native, else fp32), and each peer's own separation code in the peers' environment."""
+    import os
+    from pathlib import Path
+
+    shsep = [sys.executable, "-m", "shsep.cli", "separate", song]
+    python = os.environ.get("SHSEP_PEERS_PYTHON", str(Path(__file__).parent.parent / ".venv-peers" / "bin" / "python"))
+    commands = {"shsep separate (defaults)": shsep + ["-o", f"{folder}/defaults"],
+                "shsep separate --precision torch-auto": shsep + ["-o", f"{folder}/torch",
+                                                                 "--precision", _torch_precision()]}
+    for name in peers:
+        commands[name] = [python, str(Path(__file__).parent / "peers.py"), name, song, str(Path(folder) / name)]
+    return commands
+
+
+def _torch_precision() -> str:
+    from shsep.separate import native_bf16
+
+    return "bf16" if native_bf16() else "fp32"
+
+
 def _peer_rows(rows, args) -> None:
-    """shsep separate (defaults) against the peers on the same song, alternating, best of args.rounds each."""
+    """shsep separate against the peers on the same song, each a whole command (start-up, reading and writing
+    included), alternating, best of args.rounds each."""
     import tempfile
     from pathlib import Path
 
     with tempfile.TemporaryDirectory() as folder:
         song = str(Path(folder) / f"song_{args.peer_minutes}min.wav")
         _run_phase("write_song", song, args.peer_minutes)
+        commands = _peer_commands(song, folder, args.peers)
         best = {}
         for _ in range(args.rounds):
-            for name in ["shsep"] + args.peers:
-                result = _run_phase("song", song, "full", 0) if name == "shsep" else _peer(name, song)
+            for name, command in commands.items():
+                result = _whole_command(command)
                 if name not in best or result["seconds"] < best[name]["seconds"]:
                     best[name] = result
-    shsep = best["shsep"]
     seconds = args.peer_minutes * 60
-    rows.append((f"{args.peer_minutes} min song: shsep separate (defaults)", f"{shsep['seconds']:.2f} s",
-                 f"{seconds / shsep['seconds']:.0f}× real time", shsep["peak_rss_mib"]))
-    for name in args.peers:
-        peer = best[name]
-        rows.append((f"{args.peer_minutes} min song: {name} ({peer['parameters'] / 1e6:.1f} M params, random weights)",
-                     f"{peer['seconds']:.2f} s", f"shsep {peer['seconds'] / shsep['seconds']:.1f}× faster",
-                     peer["peak_rss_mib"]))
+    shsep = best["shsep separate (defaults)"]
+    for name, result in best.items():
+        label = name.replace("torch-auto", _torch_precision())
+        ratio = (f"{seconds / result['seconds']:.0f}× real time" if name == "shsep separate (defaults)" else
+                 f"shsep {result['seconds'] / shsep['seconds']:.2f}× faster")
+        rows.append((f"{args.peer_minutes} min song, whole command: {label}", f"{result['seconds']:.2f} s", ratio,
+                     result["peak_rss_mib"]))
 
 
 def _separation_rows(rows) -> None:

@@ -66,7 +66,6 @@ class OnnxNetwork:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch_like_threads()
         options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False  # the arena kept the largest window's buffers: +150 MB at peak
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         metadata = self.session.get_modelmeta().custom_metadata_map

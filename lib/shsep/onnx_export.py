@@ -88,8 +88,12 @@ def calibration_windows(front_end, data_root=None, count: int = CALIBRATION_CLIP
 
 
 def export_int8(checkpoint: str | os.PathLike, destination: str | os.PathLike | None = None, data_root=None,
-                method: str = CALIBRATION_METHOD, op_types=QUANTISED_OPS, exclude=None) -> Path:
-    """Export `checkpoint` to ONNX, quantise it to int8 with calibration on training clips, write it atomically."""
+                calibration_clips: int = CALIBRATION_CLIPS, method: str = CALIBRATION_METHOD, op_types=QUANTISED_OPS,
+                exclude=None) -> Path:
+    """Export `checkpoint` to ONNX, quantise it to int8 with calibration on training clips, write it atomically.
+
+    method: ONNX Runtime's calibration (Percentile: 99.999 % of each activation's range; MinMax; Entropy);
+    op_types: the operators quantised; exclude: node names kept in float (default: `float_convolutions`)."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -103,7 +107,7 @@ def export_int8(checkpoint: str | os.PathLike, destination: str | os.PathLike | 
         quant_pre_process(str(float_path), str(prepared))
         if exclude is None:
             exclude = float_convolutions(onnx.load(str(prepared)))
-        windows = calibration_windows(FrontEnd(**json.loads(metadata["front_end"])), data_root,
+        windows = calibration_windows(FrontEnd(**json.loads(metadata["front_end"])), data_root, calibration_clips,
                                       crop=None if method == "MinMax" else 64)  # the others stack equal shapes
 
         class Windows(CalibrationDataReader):

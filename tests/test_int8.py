@@ -1,0 +1,100 @@
+"""The int8 path: the shipped ONNX export, its agreement with the PyTorch network, and separation without torch."""
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from shsep.data import get_clip, load_sources, stereo_mixture
+from shsep.models import ModelConfig, build_model
+from shsep.networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for
+from shsep.paths import SHIPPED_MODEL
+from shsep.separate import Separator, resolve_precision
+
+
+def snr_db(reference, estimate):
+    return 10 * np.log10(np.sum(reference ** 2) / np.sum((reference - estimate) ** 2))
+
+
+def test_the_shipped_int8_model_is_an_export_of_the_shipped_checkpoint():
+    network = OnnxNetwork(int8_model_for(SHIPPED_MODEL))
+    assert network.source_sha1 == file_sha1(SHIPPED_MODEL), "run `shsep export-int8 lib/shsep/weights/cpu.pt`"
+    payload = torch.load(SHIPPED_MODEL, weights_only=True)
+    assert network.precision == "int8" and network.target == payload["config"]["target"]
+
+
+def test_auto_picks_int8_where_an_export_is_beside_the_checkpoint(tmp_path):
+    assert resolve_precision("auto", "cpu", SHIPPED_MODEL) == "int8"
+    assert resolve_precision("auto", "cpu", tmp_path / "other.pt") in ("fp32", "bf16")
+    assert resolve_precision("auto", "cuda", SHIPPED_MODEL) == "bf16"
+    assert resolve_precision("fp32", "cpu", SHIPPED_MODEL) == "fp32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("int4")
+    assert Separator.from_checkpoint(device="cpu", precision="auto").precision == "int8"
+
+
+@pytest.mark.parametrize("band", ["full", "park"])
+def test_int8_stems_stay_close_to_the_fp32_stems(mir1k_root, band):
+    """The tolerance: int8 stems within 20 dB SNR of the fp32 reference's (measured 25-26 dB on a 2-minute song;
+    bf16 46 dB). Its quality on the validation songs is within 0.05 dB of fp32 (docs/speed.md)."""
+    sources = load_sources(get_clip("annar_3_04", mir1k_root))
+    stereo = stereo_mixture(sources.accompaniment, sources.voice, 16000).mixture
+    stems = {}
+    for precision in ("fp32", "int8"):
+        separator = Separator.from_checkpoint(device="cpu", precision=precision, windowing="long")
+        stems[precision] = (separator.separate_full_band(stereo, 16000) if band == "full"
+                            else separator.separate(sources.mixture, 16000))
+    for reference, int8 in zip(stems["fp32"], stems["int8"]):
+        assert snr_db(reference, int8) > 20
+
+
+def test_separating_with_the_defaults_never_imports_torch(tmp_path):
+    song = tmp_path / "song.wav"
+    sf.write(song, np.random.default_rng(0).standard_normal((16000 * 3, 2)).astype(np.float32) * 0.1, 16000)
+    code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch fails
+            "from shsep.cli import main\n"
+            f"sys.exit(main(['separate', {str(song)!r}, '-o', {str(tmp_path / 'out')!r}]))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["song_accompaniment.wav", "song_voice.wav"]
+
+
+def test_a_stale_export_is_refused_for_int8_and_skipped_by_auto(tmp_path):
+    from shsep.profiles import PROFILES
+
+    checkpoint, config = tmp_path / "model.pt", PROFILES["smoke"].to_dict()
+    model = build_model(ModelConfig(**config["model"]))
+    torch.save({"model": model.state_dict(), "config": config, "step": 0}, checkpoint)
+    shutil.copy(int8_model_for(SHIPPED_MODEL), int8_model_for(checkpoint))  # another checkpoint's export
+    with pytest.raises(ValueError, match="exported from another checkpoint"):
+        Separator.from_checkpoint(checkpoint, device="cpu", precision="int8")
+    assert Separator.from_checkpoint(checkpoint, device="cpu", precision="auto").precision in ("fp32", "bf16")
+    int8_model_for(checkpoint).unlink()
+    with pytest.raises(ValueError, match="no int8 model"):
+        Separator.from_checkpoint(checkpoint, device="cpu", precision="int8")
+
+
+@pytest.mark.slow
+def test_export_int8_writes_a_network_that_agrees_with_the_checkpoint(tmp_path, mir1k_root):
+    from shsep.onnx_export import export_int8
+    from shsep.profiles import PROFILES
+
+    torch.manual_seed(0)
+    config = PROFILES["smoke"].to_dict()
+    model = build_model(ModelConfig(**config["model"]))
+    with torch.no_grad():
+        model.heads[-1].bias.fill_(0.5)  # masks of about 0.5: estimates that are not all zero
+    checkpoint = tmp_path / "model.pt"
+    torch.save({"model": model.state_dict(), "config": config, "step": 0}, checkpoint)
+    path = export_int8(checkpoint, data_root=mir1k_root, calibration_clips=4)
+    assert path == tmp_path / "model.int8.onnx" and not list(tmp_path.glob(".*tmp*"))
+    int8 = OnnxNetwork(path)
+    assert int8.source_sha1 == file_sha1(checkpoint) and int8.target == config["target"]
+    reference = TorchNetwork(model, config["target"], "cpu")
+    windows = (np.random.default_rng(1).random((2, 1, 512, 80), dtype=np.float32) ** 6)
+    for expected, got in zip(reference(windows), int8(windows)):
+        assert got.shape == expected.shape == (2, 512, 80)
+        assert snr_db(expected, got) > 15
