@@ -159,3 +159,22 @@ def test_validation_keeps_the_best_checkpoint_and_the_run_is_logged(mir1k_root, 
 
     with open(tmp_path / "experiments.csv") as f:
         assert {r["validation_clips"] for r in csv.DictReader(f)} == {"4"}  # not 4.0000
+
+
+def test_training_compute_counts_windows_times_three_forward_passes():
+    import pandas as pd
+
+    from shsep.models import ModelConfig, flops_per_patch
+    from shsep.profiles import get_profile
+    from shsep.recipe_search import training_gflop
+
+    cpu = get_profile("cpu")
+    ours = pd.DataFrame([{"architecture": "park", "channels": cpu.model.channels, "growth": cpu.model.growth,
+                          "stacks": cpu.model.stacks, "depth": cpu.model.depth, "target": cpu.target,
+                          "head": "default", "batch_size": cpu.batch_size, "steps": steps} for steps in (4300, 12500)])
+    gflop = training_gflop(ours)
+    assert gflop[1] == pytest.approx(3 * flops_per_patch(cpu.model) * cpu.batch_size * 12500 / 1e9)
+    assert gflop[0] / gflop[1] == pytest.approx(4300 / 12500)
+    report = pd.DataFrame([{"channels": 64, "growth": 64, "stacks": 4, "outputs": 2, "iterations": 15000}])
+    expected = 3 * flops_per_patch(ModelConfig("report", channels=64, growth=64, stacks=4, depth=4)) * 4 * 15000 / 1e9
+    assert training_gflop(report, report_runs=True)[0] == pytest.approx(expected)

@@ -96,29 +96,34 @@ def ablation_bars(log, spread=None):
     return fig
 
 
-def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | None = None, floor_db: float = 4.0):
-    """GNSDR (voice, accompaniment) against training hours, log axis, one marker per group of
-    `recipe_search.training_time_points`; `paper` ({source: dB}, Park's published figure, no time given) and
-    `goal` (a target on the clips present here) as horizontal lines; runs below floor_db (failures) are counted."""
+def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | None = None, floor_db: float = 4.0,
+                                axis: str = "hours"):
+    """GNSDR (voice, accompaniment) against training hours (axis "hours") or training compute (axis "gflop"),
+    log axis, one marker per group of `recipe_search.training_time_points`; `paper` ({source: dB}, Park's
+    published figure, no time given) and `goal` (a target on the clips present here) as horizontal lines; runs
+    below floor_db (failures) are counted."""
+    xlabel = {"hours": "training time (hours, log scale)",
+              "gflop": "training compute (GFLOP: 3 × forward FLOPs × windows, log scale)"}[axis]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
     markers = "os^vDP"
     for ax, source in zip(axes, ("voice", "accompaniment")):
         for i, (group, rows) in enumerate(points.groupby("group", sort=False)):
             clips = "/".join(str(c) for c in sorted(rows["clips"].dropna().unique()))
-            ax.scatter(rows["hours"], rows[f"{source}_gnsdr"], marker=markers[i % len(markers)],
+            ax.scatter(rows[axis], rows[f"{source}_gnsdr"], marker=markers[i % len(markers)],
                        label=f"{group}, {clips} clips", alpha=0.8)
             if group.startswith("shsep recipe"):
                 for _, row in rows.iterrows():
-                    ax.annotate(row["label"], (row["hours"], row[f"{source}_gnsdr"]), fontsize=8,
+                    ax.annotate(row["label"], (row[axis], row[f"{source}_gnsdr"]), fontsize=8,
                                 xytext=(4, 4), textcoords="offset points")
         if paper:
             ax.axhline(paper[source], color="k", ls="--", lw=1, label="Park et al. 2018 (GPU, 825 clips; time not given)")
         if goal:
             ax.axhline(goal[source], color="C3", ls=":", lw=1, label="goal on the clips present here")
-        ax.axvline(2.0, color="0.5", lw=0.8, label="the 2-hour CPU budget")
+        if axis == "hours":
+            ax.axvline(2.0, color="0.5", lw=0.8, label="the 2-hour CPU budget")
         failed = int((points[f"{source}_gnsdr"] < floor_db).sum())
         ax.set_ylim(bottom=floor_db)
-        ax.set(xscale="log", xlabel="training time (hours, log scale)", ylabel="GNSDR (dB)",
+        ax.set(xscale="log", xlabel=xlabel, ylabel="GNSDR (dB)",
                title=source + (f" ({failed} failed runs below {floor_db:g} dB not shown)" if failed else ""))
     axes[1].legend(fontsize=8, loc="lower right")
     return fig

@@ -3,6 +3,8 @@ GNSDR against training time, the GPU sweeps of candidates, and the seed study; t
 from the log (notebook 07, docs/recipe_search.md)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -58,16 +60,16 @@ def training_time_points(log: pd.DataFrame, report_log: pd.DataFrame | None = No
     """GNSDR against training time for every candidate: our recipe runs and ablation arms (2 CPU cores, the test
     clips present here) and the report's runs that give a training time (GPU, 100 or 825 clips).
 
-    Columns: group, label, hours, voice_gnsdr, accompaniment_gnsdr, clips.
+    Columns: group, label, hours, voice_gnsdr, accompaniment_gnsdr, clips, gflop (`training_gflop`).
     """
-    ours = log.dropna(subset=["train_seconds", "voice_gnsdr"])
+    ours = log.dropna(subset=["train_seconds", "voice_gnsdr"]).reset_index(drop=True)
     group = np.where(ours["budget"] == RECIPE_BUDGET, "shsep recipe runs (CPU)",
                      "shsep ablation arms, " + ours["budget"].astype(str) + " (CPU)")
     frames = [pd.DataFrame({"group": group, "label": ours["arm"], "hours": ours["train_seconds"] / 3600,
                             "voice_gnsdr": ours["voice_gnsdr"], "accompaniment_gnsdr": ours["accompaniment_gnsdr"],
                             "clips": ours["clips_scored"]})]
     if report_log is not None:
-        theirs = report_log.dropna(subset=["train_seconds", "voice_gnsdr"])
+        theirs = report_log.dropna(subset=["train_seconds", "voice_gnsdr"]).reset_index(drop=True)
         frames.append(pd.DataFrame({
             "group": "report (" + theirs["gpu"].astype(str) + ")", "hours": theirs["train_seconds"] / 3600,
             "label": theirs["stacks"].astype(int).astype(str) + " stacks, " + theirs["channels"].astype(int).astype(str)
@@ -75,7 +77,41 @@ def training_time_points(log: pd.DataFrame, report_log: pd.DataFrame | None = No
             "voice_gnsdr": theirs["voice_gnsdr"], "accompaniment_gnsdr": theirs["accompaniment_gnsdr"],
             "clips": theirs["test_clips"]}))
     points = pd.concat(frames, ignore_index=True)
+    points["gflop"] = pd.concat([training_gflop(ours), training_gflop(theirs, report_runs=True)]
+                                if report_log is not None else [training_gflop(ours)], ignore_index=True)
     return points.astype({"clips": "Int64"})
+
+
+REPORT_BATCH_SIZE = 4  # the report's code (shared docs: report-architecture)
+BACKWARD_FACTOR = 3    # a training step costs about three forward passes: the forward, and twice it backward
+
+
+def training_gflop(runs: pd.DataFrame, report_runs: bool = False) -> pd.Series:
+    """Training compute of each run in GFLOP: 3 × the network's forward FLOPs on one 512×64 window
+    (`models.flops_per_patch`) × windows per step × steps (for our runs the logged steps, which leave out the
+    initial-weight trials; for the report's, its iterations at batch 4). A machine-free axis: runs on different
+    machines compare by compute where their hours do not."""
+    def one(run) -> float:
+        if report_runs:
+            config = dict(architecture="report", channels=int(run["channels"]), growth=int(run["growth"]),
+                          stacks=int(run["stacks"]), depth=4, outputs=int(run["outputs"]))
+            windows = REPORT_BATCH_SIZE * run["iterations"]
+        else:
+            config = dict(architecture=run["architecture"], channels=int(run["channels"]), growth=int(run["growth"]),
+                          stacks=int(run["stacks"]), depth=int(run["depth"]),
+                          outputs=1 if run["target"] in ("voice", "accompaniment") else 2,
+                          head=None if pd.isna(run["head"]) or run["head"] == "default" else run["head"])
+            windows = run["batch_size"] * run["steps"]
+        return BACKWARD_FACTOR * _forward_flops(tuple(sorted(config.items()))) * windows / 1e9
+
+    return pd.Series([one(run) for _, run in runs.iterrows()], dtype=float)
+
+
+@functools.lru_cache(maxsize=None)
+def _forward_flops(config_items: tuple) -> int:
+    from .models import ModelConfig, flops_per_patch
+
+    return flops_per_patch(ModelConfig(**dict(config_items)))
 
 
 # Park et al. 2018's published GNSDR (825 clips, quoted), and the goal and milestone set for a 2-hour CPU
