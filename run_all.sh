@@ -80,6 +80,8 @@ for notebook in "${NOTEBOOKS[@]}"; do
     [ "$name" != 07_ablations ] && params+=(-p run_dir "$PWD/$RUN_DIR")
     [ "$name" = 04_training ] && params+=(-p train "$TRAINS")
     [ "$name" = 07_ablations ] && params+=(-p rerun_arms "$RERUN_ABLATIONS" -p train_missing_arms "$TRAINS")
+    # the published copy of 06 shows the real songs' scores and spectrograms, not their audio
+    [ "$name" = 06_listening_tests ] && [ "$PUBLISH" = 1 ] && params+=(-p real_song_players False)
     echo "[run_all] ($i/${#NOTEBOOKS[@]}) $name ${params[*]}"
     [ "$DRY_RUN" = 1 ] && continue
     start=$(date +%s)

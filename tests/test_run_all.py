@@ -36,6 +36,12 @@ def test_train_trains_first_and_passes_its_time_budget():
     assert f"-p run_dir {PROJECT_ROOT / 'runs' / 'smoke'} -p train True" in printed
 
 
+def test_the_published_listening_notebook_leaves_the_real_songs_audio_out():
+    published = dry_run("--publish", "--only", "06")
+    assert "-p real_song_players False" in published
+    assert "real_song_players" not in dry_run("--only", "06")  # a run of your own plays them
+
+
 def test_a_time_budget_without_train_is_refused():
     done = subprocess.run([str(PROJECT_ROOT / "run_all.sh"), "--dry-run", "--time-budget", "2h"], capture_output=True,
                           text=True, cwd=PROJECT_ROOT, timeout=120)
