@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,10 @@ class OnnxNetwork:
 
 
 def torch_like_threads() -> int:
-    """The thread count torch would use: $OMP_NUM_THREADS, else the cores this process may run on."""
+    """The thread count torch uses: its own setting where it is already imported (evaluation's workers set one
+    each), else $OMP_NUM_THREADS, else the cores this process may run on."""
+    if "torch" in sys.modules and sys.modules["torch"] is not None:
+        return sys.modules["torch"].get_num_threads()
     try:
         return max(1, int(os.environ["OMP_NUM_THREADS"]))
     except (KeyError, ValueError):

@@ -5,7 +5,8 @@
   8 kHz, resampled back; mono in, mono out, nothing above 4 kHz.
 * `separate_full_band`: the path for real songs: the estimates become soft masks (`masking`) applied to
   the input's own STFT, per channel, at its own rate; stems add up to the input.
-Files of any length are separated in blocks by `predict.separate_file`.
+Files of any length are separated in blocks by `predict.separate_file`. The network runs in PyTorch or, as
+int8, in ONNX Runtime (`networks`); this module itself never imports torch.
 """
 from __future__ import annotations
 
@@ -117,8 +118,11 @@ class Separator:
     """A trained network plus sliding windows; `batch_size` windows go through the network at once
     (default: 16 on CUDA, 1 on CPU).
 
+    model: a PyTorch module (run by `networks.TorchNetwork`), or an `networks.OnnxNetwork` (int8; its target and
+        precision come with it; `from_checkpoint` with precision "int8" or "auto" loads one).
     windowing: "park" (64-frame windows every 32 frames, the paper's protocol) or "long" (see WINDOWINGS).
-    precision: "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA and on CPUs with native bf16, else fp32).
+    precision: for a PyTorch module "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA and on CPUs with native
+        bf16, else fp32); see `resolve_precision`.
     post_filter: Park's path only, see POST_FILTERS ("none": the paper's protocol).
     shifts: test-time averaging: the windows are laid `shifts` times, the k-th time k·32/shifts frames later
         (fractions of Park's window step), and the estimates averaged; costs `shifts` times the network
