@@ -69,6 +69,12 @@ class OnnxNetwork:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # ONNX Runtime's memory arena makes a window 1.7x faster than plain allocations but keeps about 300 MB;
+        # `shrink_arena` hands it back after each window (about 1.4x slower in all), for the Wiener path, whose
+        # own arrays would otherwise take the peak past 1 GiB.
+        self.shrink_arena = False
+        self._shrinking = onnxruntime.RunOptions()
+        self._shrinking.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.path = path
         self.target = metadata.get("target", "masks")
@@ -77,7 +83,8 @@ class OnnxNetwork:
         self.source_sha1 = metadata.get("source_sha1")
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        accompaniment, voice = self.session.run(None, {"mixture": np.ascontiguousarray(windows, dtype=np.float32)})
+        accompaniment, voice = self.session.run(None, {"mixture": np.ascontiguousarray(windows, dtype=np.float32)},
+                                                self._shrinking if self.shrink_arena else None)
         return accompaniment, voice
 
 

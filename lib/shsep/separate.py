@@ -290,6 +290,8 @@ class Separator:
         if channels not in CHANNEL_MODES:
             raise ValueError(f"channels must be one of {CHANNEL_MODES}, not {channels!r}")
         signals = analysed_signals(audio, channels)
+        if hasattr(self.network, "shrink_arena"):  # int8: keep the Wiener path's peak memory under 1 GiB
+            self.network.shrink_arena = wiener_iterations > 0
         scales = list(scale) if isinstance(scale, (list, tuple, np.ndarray)) else [scale] * len(signals)
         masks = []
         for signal, signal_scale in zip(signals, scales):
