@@ -98,3 +98,10 @@ def test_export_int8_writes_a_network_that_agrees_with_the_checkpoint(tmp_path, 
     for expected, got in zip(reference(windows), int8(windows)):
         assert got.shape == expected.shape == (2, 512, 80)
         assert snr_db(expected, got) > 15
+
+
+def test_a_damaged_int8_model_is_a_clear_error(tmp_path):
+    damaged = tmp_path / "model.int8.onnx"
+    damaged.write_bytes(b"not an onnx graph")
+    with pytest.raises(ValueError, match="cannot read the int8 model"):
+        OnnxNetwork(damaged)

@@ -5,8 +5,8 @@ Two runtimes behind one call, ``network(windows) -> (accompaniment, voice)``, nu
 
 * `TorchNetwork`: the checkpoint's PyTorch module, in fp32 or bf16 autocast, on the CPU or a GPU (the reference).
 * `OnnxNetwork`: the same network exported to ONNX (`onnx_export`), its convolutions quantised to int8, run by
-  ONNX Runtime on the CPU. It never imports torch, which alone takes about 2.5 s to import, and int8 runs the
-  convolutions about twice as fast as fp32 on CPUs with int8 dot products (AVX2's, AVX-512-VNNI's).
+  ONNX Runtime on the CPU. It never imports torch (1.2 to 2.6 s of import alone), and its network runs about
+  1.8× as fast as PyTorch's fp32 on a CPU with AVX-512-VNNI (as fast as bf16 there; docs/speed.md).
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class TorchNetwork:
 
 
 class OnnxNetwork:
-    """An exported network (`onnx_export.export_onnx`) run by ONNX Runtime on the CPU.
+    """An exported network (`onnx_export.export_int8`) run by ONNX Runtime on the CPU.
 
     Its metadata carries what separation needs from the checkpoint: the target, the front end, the precision.
     """
@@ -68,7 +68,11 @@ class OnnxNetwork:
         options.intra_op_num_threads = threads or torch_like_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own types for a damaged or foreign file
+            raise ValueError(f"cannot read the int8 model {path} ({type(error).__name__}): make it again with "
+                             "`shsep export-int8`") from None
         # ONNX Runtime's memory arena makes a window 1.7x faster than plain allocations but keeps about 300 MB;
         # `shrink_arena` hands it back after each window (about 1.4x slower in all), for the Wiener path, whose
         # own arrays would otherwise take the peak past 1 GiB.

@@ -3,8 +3,10 @@
 `export_int8(checkpoint)` writes ``<checkpoint>.int8.onnx`` beside it (the shipped one:
 ``lib/shsep/weights/cpu.int8.onnx``). The graph holds the whole network and its target's mapping to source
 magnitudes (`targets.estimate_sources`), with the frame axis dynamic. Quantisation is ONNX Runtime's static
-QDQ scheme: weights int8 per output channel, activations uint8 with ranges calibrated on MIR-1K *training*
-clips (the validation songs left out, so that the int8 model's figures on them are a fair check).
+QDQ scheme: weights int8 per output channel in 7 bits of range (AVX2's u8×s8 dot products cannot saturate),
+activations uint8 with 99.999-percentile ranges calibrated on MIR-1K *training* clips (the validation songs
+left out, so that the int8 model's figures on them are a fair check); `float_convolutions` and the operators
+outside `QUANTISED_OPS` stay float. The measurements behind each choice: docs/speed.md.
 Needs torch, onnx and onnxruntime; separating with the result needs only onnxruntime.
 """
 from __future__ import annotations
@@ -94,7 +96,10 @@ def export_int8(checkpoint: str | os.PathLike, destination: str | os.PathLike | 
 
     method: ONNX Runtime's calibration (Percentile: 99.999 % of each activation's range; MinMax; Entropy);
     op_types: the operators quantised; exclude: node names kept in float (default: `float_convolutions`)."""
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        raise ValueError("export-int8 needs the onnx package: pip install onnx (or pip install -e '.[export]')") from None
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

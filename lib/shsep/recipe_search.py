@@ -104,6 +104,10 @@ def training_gflop(runs: pd.DataFrame, report_runs: bool = False) -> pd.Series:
             windows = run["batch_size"] * run["steps"]
         return BACKWARD_FACTOR * _forward_flops(tuple(sorted(config.items()))) * windows / 1e9
 
+    needed = (("channels", "growth", "stacks", "outputs", "iterations") if report_runs else
+              ("architecture", "channels", "growth", "stacks", "depth", "target", "head", "batch_size", "steps"))
+    if not set(needed) <= set(runs.columns):  # a log without the network's shape: no compute figure
+        return pd.Series([float("nan")] * len(runs), dtype=float)
     return pd.Series([one(run) for _, run in runs.iterrows()], dtype=float)
 
 
