@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -188,6 +189,8 @@ class Separator:
                 raise ValueError(f"{network.path} was exported from another checkpoint than {path}: "
                                  f"run `shsep export-int8 {path}` again")
             chosen = resolve_precision("auto", "cpu")  # a stale export: the checkpoint itself, in PyTorch
+            print(f"note: {network.path.name} was exported from another checkpoint; running {Path(path).name} in "
+                  f"PyTorch ({chosen}) instead (`shsep export-int8 {path}` makes a new export)", file=sys.stderr)
         precision = chosen
         from .checkpoints import load_model
 
