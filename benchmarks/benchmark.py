@@ -298,15 +298,18 @@ def _stage_table() -> None:
 
 def _whole_command(command: list[str]) -> dict:
     """Wall-clock seconds and peak resident memory of one command in its own process, start-up included: what a
-    user waits for."""
+    user waits for. Its output goes to a file, so that a chatty command cannot block on a full pipe."""
     import os
+    import tempfile
 
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status):
-        raise RuntimeError(f"{command} failed: {process.stderr.read().decode()[-2000:]}")
+    with tempfile.TemporaryFile() as output:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=output, stderr=output)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status):
+            output.seek(0)
+            raise RuntimeError(f"{command} failed: {output.read().decode()[-2000:]}")
     return {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024}
 
 
@@ -318,12 +321,16 @@ def _peer_commands(song: str, folder: str, peers: list[str]) -> dict[str, list[s
 
     shsep = [sys.executable, "-m", "shsep.cli", "separate", song]
     python = os.environ.get("SHSEP_PEERS_PYTHON", str(Path(__file__).parent.parent / ".venv-peers" / "bin" / "python"))
-    commands = {"shsep separate (defaults)": shsep + ["-o", f"{folder}/defaults"],
-                "shsep separate --precision torch-auto": shsep + ["-o", f"{folder}/torch",
-                                                                 "--precision", _torch_precision()]}
+    torch_precision = _torch_precision()
+    commands = {SHSEP_DEFAULTS: shsep + ["-o", f"{folder}/defaults"],
+                f"shsep separate --precision {torch_precision}": shsep + ["-o", f"{folder}/torch",
+                                                                         "--precision", torch_precision]}
     for name in peers:
         commands[name] = [python, str(Path(__file__).parent / "peers.py"), name, song, str(Path(folder) / name)]
     return commands
+
+
+SHSEP_DEFAULTS = "shsep separate (defaults)"
 
 
 def _torch_precision() -> str:
@@ -349,12 +356,11 @@ def _peer_rows(rows, args) -> None:
                 if name not in best or result["seconds"] < best[name]["seconds"]:
                     best[name] = result
     seconds = args.peer_minutes * 60
-    shsep = best["shsep separate (defaults)"]
+    shsep = best[SHSEP_DEFAULTS]
     for name, result in best.items():
-        label = name.replace("torch-auto", _torch_precision())
-        ratio = (f"{seconds / result['seconds']:.0f}× real time" if name == "shsep separate (defaults)" else
+        ratio = (f"{seconds / result['seconds']:.0f}× real time" if name == SHSEP_DEFAULTS else
                  f"shsep {result['seconds'] / shsep['seconds']:.2f}× faster")
-        rows.append((f"{args.peer_minutes} min song, whole command: {label}", f"{result['seconds']:.2f} s", ratio,
+        rows.append((f"{args.peer_minutes} min song, whole command: {name}", f"{result['seconds']:.2f} s", ratio,
                      result["peak_rss_mib"]))
 
 

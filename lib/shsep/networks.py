@@ -69,7 +69,7 @@ class OnnxNetwork:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
         try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.runner = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own types for a damaged or foreign file
             raise ValueError(f"cannot read the int8 model {path} ({type(error).__name__}): make it again with "
                              "`shsep export-int8`") from None
@@ -79,7 +79,7 @@ class OnnxNetwork:
         self.shrink_arena = False
         self._shrinking = onnxruntime.RunOptions()
         self._shrinking.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        metadata = self.session.get_modelmeta().custom_metadata_map
+        metadata = self.runner.get_modelmeta().custom_metadata_map
         self.path = path
         self.target = metadata.get("target", "masks")
         self.front_end = json.loads(metadata.get("front_end", "{}"))
@@ -87,7 +87,7 @@ class OnnxNetwork:
         self.source_sha1 = metadata.get("source_sha1")
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        accompaniment, voice = self.session.run(None, {"mixture": np.ascontiguousarray(windows, dtype=np.float32)},
+        accompaniment, voice = self.runner.run(None, {"mixture": np.ascontiguousarray(windows, dtype=np.float32)},
                                                 self._shrinking if self.shrink_arena else None)
         return accompaniment, voice
 

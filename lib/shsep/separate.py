@@ -139,11 +139,11 @@ class Separator:
             self.network, self.model, self.device, target = model, None, model.device, model.target
             precision = model.precision
         else:
-            precision = resolve_precision(precision, str(device or next(model.parameters()).device).split(":")[0])
+            self.network = TorchNetwork(model, target, device)
+            self.model, self.device = self.network.model, self.network.device
+            precision = self.network.precision = resolve_precision(precision, self.device.type)
             if precision == "int8":
                 raise ValueError("int8 runs the ONNX export of a checkpoint: use Separator.from_checkpoint")
-            self.network = TorchNetwork(model, target, device, precision)
-            self.model, self.device = self.network.model, self.network.device
         self.target = target
         self.front_end = front_end
         # Batching windows pays on a GPU (the report's speed-up); on CPU the benchmark measured one window
