@@ -5,7 +5,7 @@
 magnitudes (`targets.estimate_sources`), with the frame axis dynamic. Quantisation is ONNX Runtime's static
 QDQ scheme: weights int8 per output channel in 7 bits of range (AVX2's u8×s8 dot products cannot saturate),
 activations uint8 with 99.999-percentile ranges calibrated on MIR-1K *training* clips (the validation songs
-left out, so that the int8 model's figures on them are a fair check); `float_convolutions` and the operators
+left out, so that the int8 model's figures on them are a fair check); `nodes_kept_float` and the operators
 outside `QUANTISED_OPS` stay float. The measurements behind each choice: docs/speed.md.
 Needs torch, onnx and onnxruntime; separating with the result needs only onnxruntime.
 """
@@ -29,9 +29,10 @@ CALIBRATION_METHOD = "Percentile"
 QUANTISED_OPS = ("Conv", "Relu", "MaxPool", "Resize")
 
 
-def float_convolutions(model) -> list[str]:
-    """Convolutions kept in float: the first (it reads magnitudes spanning many decades, which 8 bits would
-    flatten) and those into or out of the few mask channels (the heads and their links: little compute)."""
+def nodes_kept_float(model) -> list[str]:
+    """The nodes kept in float: the target's mapping after the network, the first convolution (it reads
+    magnitudes spanning many decades, which 8 bits would flatten) and the convolutions into or out of the few
+    mask channels (the heads and their links: little compute)."""
     shapes = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
     kept = []
     for node in model.graph.node:
@@ -95,7 +96,7 @@ def export_int8(checkpoint: str | os.PathLike, destination: str | os.PathLike | 
     """Export `checkpoint` to ONNX, quantise it to int8 with calibration on training clips, write it atomically.
 
     method: ONNX Runtime's calibration (Percentile: 99.999 % of each activation's range; MinMax; Entropy);
-    op_types: the operators quantised; exclude: node names kept in float (default: `float_convolutions`)."""
+    op_types: the operators quantised; exclude: node names kept in float (default: `nodes_kept_float`)."""
     try:
         import onnx
     except ImportError:
@@ -111,7 +112,7 @@ def export_int8(checkpoint: str | os.PathLike, destination: str | os.PathLike | 
         metadata = export_float_onnx(checkpoint, float_path)
         quant_pre_process(str(float_path), str(prepared))
         if exclude is None:
-            exclude = float_convolutions(onnx.load(str(prepared)))
+            exclude = nodes_kept_float(onnx.load(str(prepared)))
         windows = calibration_windows(FrontEnd(**json.loads(metadata["front_end"])), data_root, calibration_clips,
                                       crop=None if method == "MinMax" else 64)  # the others stack equal shapes
 
