@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from shsep.data import DataError, index_clips, split_validation
-from shsep.dataset import SpectrogramSet, StemSpectrograms, TrainingBatches
+from shsep.dataset import SpectrogramSet, StemSpectrograms, TrainingBatches, random_equaliser, shift_by_resampling
 from shsep.models import ModelConfig, build_model
 from shsep.profiles import PROFILES, VALIDATION_SONGS, TrainConfig, get_profile
 from shsep.spectrogram import PARK
@@ -24,6 +24,15 @@ def test_validation_songs_are_whole_training_songs(mir1k_root):
     assert not any((c.singer, c.song) in held_out for c in training)  # no song on both sides
     with pytest.raises(DataError, match="amy_99"):
         split_validation(clips, ("amy_99",))
+
+
+def test_a_whole_singer_can_be_held_out(mir1k_root):
+    clips = index_clips(mir1k_root, "train")
+    training, validation = split_validation(clips, ("abjones",))
+    assert {c.singer for c in validation} == {"abjones"} and {c.singer for c in training} == {"amy"}
+    assert len(validation) == 43 and len(training) == 132
+    with pytest.raises(DataError, match="annar"):
+        split_validation(clips, ("annar",))  # a test singer is not among the training clips
 
 
 def test_the_cpu_recipe_is_a_refit_on_every_clip_and_survives_a_json_round_trip():
@@ -69,6 +78,47 @@ def test_remixed_batches(few_clips):
         torch.testing.assert_close(a, b)
     with pytest.raises(ValueError, match="probability"):
         TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.5, progress=False)
+
+
+def test_shifting_by_resampling_moves_pitch_and_duration_together():
+    rate = 8000
+    tone = np.sin(2 * np.pi * 300 * np.arange(rate) / rate).astype(np.float32)
+    for semitones in (12, -4, 2):
+        shifted = shift_by_resampling(tone, semitones)
+        factor = 2 ** (semitones / 12)
+        assert len(shifted) == pytest.approx(rate / factor, rel=0.01)
+        peak = np.argmax(np.abs(np.fft.rfft(shifted))) * rate / len(shifted)
+        assert peak == pytest.approx(300 * factor, rel=0.01)
+
+
+def test_the_random_equaliser_is_smooth_bounded_and_seeded():
+    gains = [random_equaliser(np.random.default_rng(s), PARK, 6.0) for s in range(50)]
+    decibels = 20 * np.log10(np.stack(gains))
+    assert decibels.shape == (50, PARK.num_bins)
+    assert np.abs(decibels).max() <= 9.0 + 1e-4  # tilt ±3 dB at the ends, peak ±6 dB
+    assert np.abs(np.diff(decibels, axis=1)).max() < 1.0  # smooth: no step between neighbouring bins
+    assert decibels.std(axis=0).min() > 0.5  # every bin moves across draws
+    np.testing.assert_array_equal(gains[3], random_equaliser(np.random.default_rng(3), PARK, 6.0))
+
+
+def test_remixes_with_shifted_voices_and_random_eq(few_clips):
+    batches = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, voice_shift=1.0,
+                              voice_shifts=(-2.0, 2.0), equaliser_db=6.0, progress=False)
+    mixture, accompaniment, voice = batches.batch(0, 6)
+    assert mixture.shape == (6, 1, 512, 64) and float(mixture.max()) <= 1.0 + 1e-6
+    assert bool(torch.all(mixture[:, 0] <= (accompaniment + voice) / 2 + 1e-5))
+    again = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, voice_shift=1.0,
+                            voice_shifts=(-2.0, 2.0), equaliser_db=6.0, progress=False).batch(2, 4)
+    torch.testing.assert_close(again[2], voice[2:])  # deterministic in the draw index
+    plain = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, progress=False).batch(0, 6)
+    assert not torch.allclose(plain[2], voice)  # the voices are not the unshifted ones
+    # a shifted voice window lies at the same place in the song, in the shifted copy's frames
+    shifted = batches.data.shifted_voices[2.0][0]
+    assert shifted.shape[-1] < batches.data.stems[0].shape[-1]
+    with pytest.raises(ValueError, match="remix > 0"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=0.0, equaliser_db=6.0, progress=False)
+    with pytest.raises(ValueError, match="voice_shift"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, voice_shift=2.0, progress=False)
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():

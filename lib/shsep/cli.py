@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials", "remix",
-                   "channels", "growth", "stacks", "validation_songs", "precision")
+TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials",
+                   "remix", "voice_shift", "equaliser_db", "channels", "growth", "stacks", "validation_songs", "precision")
 
 
 def _train(args) -> int:

@@ -44,11 +44,15 @@ def _add_train(p):
     p.add_argument("--init-trials", type=int, help="initial weights to try for the profile's trial steps before "
                    "continuing the one with the lowest training loss (1: no trials)")
     p.add_argument("--remix", type=float, help="share of training windows remixed across clips, 0 to 1")
+    p.add_argument("--voice-shift", type=float, help="share of remixes whose voice is shifted in pitch and formants "
+                   "(by resampling, -4, -2, +2 or +4 semitones), 0 to 1 (the profile's by default)")
+    p.add_argument("--equaliser-db", type=float, help="largest gain in dB of a random EQ given to each remixed "
+                   "source (0: none; the profile's by default)")
     p.add_argument("--channels", type=int, help="the network's width at full resolution (the profile's by default)")
     p.add_argument("--growth", type=int, help="channels added per pooling")
     p.add_argument("--stacks", type=int, help="number of stacked hourglasses")
     p.add_argument("--hold-out", nargs="*", metavar="SONG", dest="validation_songs",
-                   help="whole training songs held out, scored at every checkpoint, the best kept as best.pt (the "
+                   help="whole training songs (amy_14) or singers (abjones) held out, scored at every checkpoint, the best kept as best.pt (the "
                         "profile's by default: none for cpu, whose recipe was chosen holding out abjones_5 amy_14); "
                         "with no song, train on every training clip and keep the last step")
     p.add_argument("--precision", choices=["fp32", "bf16", "auto"],

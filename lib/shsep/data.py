@@ -108,15 +108,17 @@ def index_clips(root: str | os.PathLike | None = None, split: str = "all") -> li
 
 
 def split_validation(clips: list[Clip], songs) -> tuple[list[Clip], list[Clip]]:
-    """(training clips, validation clips): whole songs ('singer_song', e.g. 'amy_14') held out for validation.
+    """(training clips, validation clips): whole songs ('singer_song', e.g. 'amy_14') or whole singers ('abjones')
+    held out for validation.
 
-    Whole songs, so that no validation clip shares a song with a training clip.
+    Whole songs, so that no validation clip shares a song with a training clip; a whole singer, so that the
+    validation voice is new to the model, as every test voice is.
     """
     songs = set(songs)
-    held_out = [c for c in clips if f"{c.singer}_{c.song}" in songs]
-    missing = songs - {f"{c.singer}_{c.song}" for c in held_out}
+    held_out = [c for c in clips if f"{c.singer}_{c.song}" in songs or c.singer in songs]
+    missing = songs - {f"{c.singer}_{c.song}" for c in held_out} - {c.singer for c in held_out}
     if missing:
-        raise DataError(f"validation songs not among the clips: {', '.join(sorted(missing))}")
+        raise DataError(f"validation songs or singers not among the clips: {', '.join(sorted(missing))}")
     return [c for c in clips if c not in held_out], held_out
 
 

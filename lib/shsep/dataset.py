@@ -76,12 +76,17 @@ class StemSpectrograms:
     two channels). Cached on disk like `SpectrogramSet`.
     """
 
-    def __init__(self, clips: list[Clip], front_end: FrontEnd = PARK, use_cache: bool = True, progress: bool = True):
+    def __init__(self, clips: list[Clip], front_end: FrontEnd = PARK, use_cache: bool = True, progress: bool = True,
+                 voice_shifts: tuple = ()):
         if not clips:
             raise ValueError("StemSpectrograms needs at least one clip")
         self.front_end = front_end
         self.stems = cached_clip_arrays("stems", clips, front_end, lambda c: self._compute(c, progress), use_cache)
         self.frame_counts = [s.shape[-1] for s in self.stems]
+        self.shifted_voices = {
+            shift: cached_clip_arrays(f"voice{shift:+g}st", clips, front_end,
+                                      lambda c, shift=shift: self._compute_shifted(c, shift, progress), use_cache)
+            for shift in voice_shifts}
 
     def _compute(self, clips, progress):
         from .progress import progress_over
@@ -94,9 +99,51 @@ class StemSpectrograms:
             result.append((np.stack([accompaniment, voice]) / scale).astype(np.complex64))
         return result
 
+    def _compute_shifted(self, clips, semitones, progress):
+        from .progress import progress_over
+
+        result = []
+        for clip in progress_over(clips, description=f"voices {semitones:+g} semitones", unit="clips",
+                                  enabled=progress):
+            sources = load_sources(clip, self.front_end.sample_rate)
+            scale = float(np.abs(self.front_end.analyse(sources.mixture)).max()) or 1.0
+            voice = self.front_end.analyse(shift_by_resampling(sources.voice, semitones))
+            result.append((voice / scale).astype(np.complex64))
+        return result
+
     def window(self, clip: int, start: int, source: int) -> np.ndarray:
         return extract_patch(self.stems[clip][source], start, self.front_end.patch_frames)
 
+    def shifted_voice_window(self, clip: int, start: int, semitones: float) -> np.ndarray:
+        """The voice window of (clip, start) in the voice shifted by `semitones`: the same place in the song,
+        whose frames are fewer (higher) or more (lower) than the original's."""
+        voice = self.shifted_voices[semitones][clip]
+        frames, patch = voice.shape[-1], self.front_end.patch_frames
+        shifted_start = min(round(start * frames / self.frame_counts[clip]), max(0, frames - patch))
+        return extract_patch(voice, shifted_start, patch)
+
+
+def shift_by_resampling(audio: np.ndarray, semitones: float) -> np.ndarray:
+    """The signal played 2^(semitones/12) times faster: pitch and formants move together, as in a tape
+    speed change, and the duration shrinks by the same factor (a higher, shorter voice for semitones > 0)."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    speed = Fraction(2 ** (semitones / 12)).limit_denominator(64)
+    return resample_poly(audio, speed.denominator, speed.numerator).astype(np.float32)
+
+
+def random_equaliser(rng: np.random.Generator, front_end: FrontEnd, max_db: float) -> np.ndarray:
+    """Gains (num_bins,) of a random smooth EQ: a tilt over log frequency (±max_db/2 at 100 Hz and at the top
+    bin, opposite signs) plus one peak or notch about an octave wide (±max_db, centre log-uniform 150 Hz–3 kHz)."""
+    frequencies = np.maximum(np.arange(front_end.num_bins) * front_end.sample_rate / front_end.n_fft, 1.0)
+    top = np.log2(front_end.sample_rate / 2 / 100.0)
+    octaves = np.clip(np.log2(frequencies / 100.0), 0, top)
+    tilt, peak = rng.uniform(-max_db, max_db, size=2)
+    centre = rng.uniform(np.log2(1.5), np.log2(30))
+    gains_db = tilt * (octaves / top - 0.5) + peak * np.exp(-0.5 * ((octaves - centre) / 0.5) ** 2)
+    return (10 ** (gains_db / 20)).astype(np.float32)
 
 class TrainingBatches:
     """The training batches of a run: deterministic in (seed, draw index), so a resumed run sees the same data.
@@ -104,16 +151,30 @@ class TrainingBatches:
     remix = 0: every element is a real window (`SpectrogramSet`, Park's data). remix = p > 0: each element is,
     with probability p, a remix (the voice of one window, the accompaniment of another, each drawn by the
     sampler, at gains uniform in `gains`), otherwise a real window; a remix louder than 1 is scaled down to 1.
+    In a remix, with probability voice_shift the voice is one of its copies shifted by `voice_shifts` semitones
+    (`shift_by_resampling`: new voices from the training singers), and equaliser_db > 0 gives each source its
+    own random EQ (`random_equaliser`) of up to that many dB.
     """
 
     REMIX_STREAM = 7_919  # keeps the remix draws apart from the sampler's
 
     def __init__(self, clips: list[Clip], front_end: FrontEnd, sampler: str, seed: int, remix: float = 0.0,
-                 gains: tuple[float, float] = (0.25, 1.25), progress: bool = True):
-        if not 0.0 <= remix <= 1.0:
-            raise ValueError(f"remix is a probability in [0, 1], not {remix}")
+                 gains: tuple[float, float] = (0.25, 1.25), progress: bool = True, voice_shift: float = 0.0,
+                 voice_shifts: tuple = (), equaliser_db: float = 0.0):
+        for name, value in (("remix", remix), ("voice_shift", voice_shift)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} is a probability in [0, 1], not {value}")
+        if (voice_shift or equaliser_db) and not remix:
+            raise ValueError("voice shifts and the random EQ act on remixes: they need remix > 0")
+        if voice_shift and not voice_shifts:
+            raise ValueError("voice_shift > 0 needs the semitone shifts to draw from (voice_shifts)")
+        if equaliser_db < 0:
+            raise ValueError(f"equaliser_db is a largest gain in dB, at least 0, not {equaliser_db}")
         self.remix, self.gains, self.seed = remix, tuple(gains), seed
-        self.data = StemSpectrograms(clips, front_end, progress=progress) if remix else \
+        self.voice_shift, self.voice_shifts, self.equaliser_db = voice_shift, tuple(voice_shifts), equaliser_db
+        self.front_end = front_end
+        self.data = StemSpectrograms(clips, front_end, progress=progress,
+                                     voice_shifts=self.voice_shifts if voice_shift else ()) if remix else \
             SpectrogramSet(clips, front_end, progress=progress)
         self.sampler = WindowSampler(self.data.frame_counts, front_end.patch_frames, sampler, seed)
 
@@ -129,7 +190,8 @@ class TrainingBatches:
         """(3, F, T) magnitudes: mixture, accompaniment, voice."""
         rng = np.random.default_rng([self.seed, self.REMIX_STREAM, draw])
         voice_window = self.sampler.draw(draw)
-        if rng.random() < self.remix:
+        remixed = rng.random() < self.remix
+        if remixed:
             # the accompaniment's window: a draw from a stream no training step uses
             accompaniment_window = self.sampler.draw(int(rng.integers(2**40, 2**41)))
             accompaniment_gain, voice_gain = rng.uniform(*self.gains, size=2)
@@ -137,5 +199,11 @@ class TrainingBatches:
             accompaniment_window, accompaniment_gain, voice_gain = voice_window, 1.0, 1.0
         accompaniment = accompaniment_gain * self.data.window(*accompaniment_window, source=0)
         voice = voice_gain * self.data.window(*voice_window, source=1)
+        if remixed and self.voice_shift and rng.random() < self.voice_shift:
+            semitones = self.voice_shifts[int(rng.integers(len(self.voice_shifts)))]
+            voice = voice_gain * self.data.shifted_voice_window(*voice_window, semitones)
+        if remixed and self.equaliser_db:
+            accompaniment = accompaniment * random_equaliser(rng, self.front_end, self.equaliser_db)[:, None]
+            voice = voice * random_equaliser(rng, self.front_end, self.equaliser_db)[:, None]
         patch = np.stack([np.abs((accompaniment + voice) / 2), np.abs(accompaniment), np.abs(voice)])
         return (patch / max(1.0, float(patch[0].max()))).astype(np.float32)

@@ -52,6 +52,9 @@ class TrainConfig:
     # The 2-hour CPU recipe's levers (defaults: off, Park's recipe)
     remix: float = 0.0  # probability that a training window is a remix of two clips' stems (`TrainingBatches`)
     remix_gains: tuple = (0.25, 1.25)  # each remixed source's gain is uniform in this range
+    voice_shift: float = 0.0  # probability that a remix's voice is a copy shifted by one of voice_shifts
+    voice_shifts: tuple = (-4.0, -2.0, 2.0, 4.0)  # semitones (`dataset.shift_by_resampling`)
+    equaliser_db: float = 0.0  # > 0: each remixed source gets a random EQ of up to this many dB
     validation_songs: tuple = ()  # whole training songs ('amy_14') held out; scored at every checkpoint
     schedule: str = "step"  # "step": ×decay_factor every decay_step steps; "cosine": warm-up, then cosine to 0
     warmup_steps: int = 0
@@ -67,7 +70,7 @@ class TrainConfig:
         values = dict(values)
         values["model"] = ModelConfig(**values["model"])
         values["front_end"] = FrontEnd(**values.get("front_end", {}))  # checkpoints before it was recorded: Park's
-        for name in ("remix_gains", "validation_songs"):  # JSON turns tuples into lists
+        for name in ("remix_gains", "validation_songs", "voice_shifts"):  # JSON turns tuples into lists
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)

@@ -59,7 +59,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     clips, validation_clips = split_validation(index_clips(data_root, "train"), config.validation_songs)
     clips = clips[: config.max_train_clips]
     data = TrainingBatches(clips, config.front_end, config.sampler, config.seed, config.remix, config.remix_gains,
-                           progress=progress and main_process)
+                           progress=progress and main_process, voice_shift=config.voice_shift,
+                           voice_shifts=config.voice_shifts, equaliser_db=config.equaliser_db)
     torch.manual_seed(initial_weights_seed(config))
     model = build_model(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
