@@ -228,3 +228,10 @@ def test_training_compute_counts_windows_times_three_forward_passes():
     report = pd.DataFrame([{"channels": 64, "growth": 64, "stacks": 4, "outputs": 2, "iterations": 15000}])
     expected = 3 * flops_per_patch(ModelConfig("report", channels=64, growth=64, stacks=4, depth=4)) * 4 * 15000 / 1e9
     assert training_gflop(report, report_runs=True)[0] == pytest.approx(expected)
+
+
+def test_a_16_khz_front_end_keeps_the_stft_sizes():
+    config = get_profile("cpu", sample_rate=16000)
+    assert config.front_end.sample_rate == 16000 and config.front_end.n_fft == PARK.n_fft
+    assert config.front_end.num_bins == PARK.num_bins and config.model == PROFILES["cpu"].model
+    assert TrainConfig.from_dict(config.to_dict()) == config

@@ -41,6 +41,7 @@ DEFAULT_BUDGET = "cpu-1000"
 RECIPE_BUDGET = "recipe"  # the log's rows for whole training recipes (a profile's run), beside the ablation budgets
 # rows for candidates of the CPU recipe trained side by side on a lent GPU (scripts/gpu_sweep.py): validation only
 SWEEP_BUDGET = "gpu-sweep"
+SCREENING_BUDGET = "screening"  # short validated runs that compare one lever, never scored on the test split
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials",
-                   "remix", "voice_shift", "equaliser_db", "channels", "growth", "stacks", "validation_songs", "precision")
+                   "remix", "voice_shift", "equaliser_db", "channels", "growth", "stacks", "validation_songs", "precision",
+                   "sample_rate")
 
 
 def _train(args) -> int:
@@ -42,20 +43,26 @@ def _train(args) -> int:
     out = args.out or Path("runs") / profile
     length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")
     print(f"training profile {profile!r} for {length} into {out}")
-    if args.test:  # loaded now, so that a library edited during a long run cannot mix versions at its end
+    if args.test or args.log:  # loaded now, so that a library edited during a long run cannot mix versions at its end
         from . import evaluate, experiments, metrics, separate  # noqa: F401
     path = train(config, out, data_root=args.data_root, resume=args.resume, device=args.device)
     print(f"checkpoint: {path}")
-    if args.test:
+    if args.test or args.log:
+        from .arms import RECIPE_BUDGET, SCREENING_BUDGET
         from .experiments import log_training_run
         from .metrics import format_summary
 
         described = {k: (" ".join(v) or "none") if k == "validation_songs" else v for k, v in overrides.items()}
         change = ", ".join([f"profile {profile}"] + [f"{k.replace('validation_songs', 'hold-out')} {v}"
                                                      for k, v in described.items()])
-        row = log_training_run(out, change, data_root=args.data_root)
-        print(format_summary(row | {"split": "test", "precision": "fp32"}))  # scored in Park's protocol
-        print("logged in results/experiments.csv")
+        row = log_training_run(out, change, test=args.test, data_root=args.data_root,
+                               budget=RECIPE_BUDGET if args.test else SCREENING_BUDGET)
+        if args.test:
+            print(format_summary(row | {"split": "test", "precision": "fp32"}))  # scored in Park's protocol
+        else:
+            print(f"validation ({row['validation_clips']} clips, step {row['best_step']}): voice / accompaniment "
+                  f"GNSDR {row['validation_voice_gnsdr']:.2f} / {row['validation_accompaniment_gnsdr']:.2f} dB")
+        print(f"logged in results/experiments.csv ({'recipe' if args.test else 'screening'} rows)")
     return 0
 
 

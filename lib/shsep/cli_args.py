@@ -30,6 +30,9 @@ def _add_train(p):
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--test", action="store_true",
                    help="then score the best checkpoint once on the test split and log the run in results/experiments.csv")
+    p.add_argument("--log", action="store_true",
+                   help="then log the run with its validation figure in results/experiments.csv (a screening row), "
+                        "without scoring the test split")
     p.add_argument("--steps", type=int)
     p.add_argument("--time-budget", type=duration, metavar="DURATION",
                    help="train for what fits this much time on this machine (e.g. 2h, 90m, 7200): the steps are "
@@ -48,6 +51,9 @@ def _add_train(p):
                    "(by resampling, -4, -2, +2 or +4 semitones), 0 to 1 (the profile's by default)")
     p.add_argument("--equaliser-db", type=float, help="largest gain in dB of a random EQ given to each remixed "
                    "source (0: none; the profile's by default)")
+    p.add_argument("--sample-rate", type=int, choices=[8000, 16000],
+                   help="the rate of the network's STFT (same sizes: 1024 / 256, 512 bins): 8000, Park's, sees 0-4 "
+                        "kHz; 16000 sees 0-8 kHz at half the frequency resolution (the profile's by default)")
     p.add_argument("--channels", type=int, help="the network's width at full resolution (the profile's by default)")
     p.add_argument("--growth", type=int, help="channels added per pooling")
     p.add_argument("--stacks", type=int, help="number of stacked hourglasses")

@@ -108,7 +108,11 @@ def get_profile(name: str, **overrides) -> TrainConfig:
 
 
 def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
-    """config with fields replaced; model fields may be given by name, and a target sets the model's outputs."""
+    """config with fields replaced; model fields may be given by name, a target sets the model's outputs, and
+    sample_rate the front end's rate (its STFT sizes kept)."""
+    if "sample_rate" in overrides:
+        overrides["front_end"] = replace(overrides.get("front_end", config.front_end),
+                                         sample_rate=int(overrides.pop("sample_rate")))
     model_fields = {k: overrides.pop(k) for k in list(overrides) if k in ModelConfig.__dataclass_fields__}
     if "target" in overrides:
         from .targets import num_outputs
