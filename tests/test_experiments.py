@@ -188,6 +188,27 @@ def test_gpu_sweep_candidates_against_the_mean_of_its_base_runs():
     assert "No GPU sweep" in recipe_search.sweep_findings(sweep.iloc[:0])
 
 
+def test_screening_runs_against_the_base_runs_of_the_same_hold_out_and_steps():
+    def run(arm, change, steps, validation):
+        return {"budget": "screening", "arm": arm, "change": f"profile cpu, steps {steps}, {change}", "steps": steps,
+                "seed": 1, "validation_clips": 43, "validation_voice_gnsdr": validation[0],
+                "validation_accompaniment_gnsdr": validation[1]}
+
+    log = pd.DataFrame([run("a-base", "hold-out abjones", 1500, (6.0, 5.0)),
+                        run("a-base-s2", "seed 2, hold-out abjones", 1500, (5.6, 5.2)),
+                        run("a-shift", "voice_shift 0.5, hold-out abjones", 1500, (5.5, 5.3)),
+                        run("b-base", "hold-out amy", 1500, (9.0, 9.0)),
+                        run("b-shift", "voice_shift 0.5, hold-out amy", 1500, (9.5, 8.0)),
+                        {"budget": "recipe", "arm": "cpu", "change": "hold-out abjones", "steps": 1500}])
+    table = recipe_search.screening_runs(log).set_index("arm")
+    assert list(table.index) == ["a-base", "a-base-s2", "a-shift", "b-base", "b-shift"]
+    assert table.loc["a-shift", "voice_against_base"] == pytest.approx(-0.3)
+    assert table.loc["a-shift", "accompaniment_against_base"] == pytest.approx(0.2)
+    assert table.loc["a-shift", "base_voice_range"] == pytest.approx(0.4)
+    assert table.loc["b-shift", "voice_against_base"] == pytest.approx(0.5)  # against its own hold-out's base
+    assert table.loc["b-shift", "held_out"] == "amy" and bool(table.loc["b-base", "base"])
+
+
 def test_gpu_sweep_reports_a_lever_trained_over_several_seeds_as_mean_and_range():
     def candidate(arm, seed, validation):
         return {"budget": "gpu-sweep", "arm": arm, "change": arm, "parameters": 10, "steps": 100, "seed": seed,

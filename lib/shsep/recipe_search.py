@@ -8,7 +8,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from .arms import RECIPE_BUDGET, SWEEP_BUDGET
+from .arms import RECIPE_BUDGET, SCREENING_BUDGET, SWEEP_BUDGET
 
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "target", "sampler", "seed",
@@ -221,6 +221,23 @@ def sweep_findings(sweep: pd.DataFrame) -> str:
               "few tenths of a dB is within the seed spread; the training times are the GPU's, with the runs sharing "
               "it."]
     return "\n".join(lines)
+
+
+def screening_runs(log: pd.DataFrame) -> pd.DataFrame:
+    """Short validated runs that compare one lever each (budget "screening", `shsep train --log`): their validation
+    figure (last checkpoint), and its difference from the mean of the base runs (arms with "-base" in the name)
+    that held out the same songs or singers for the same steps; the base runs' range is their seed spread."""
+    runs = log[log["budget"] == SCREENING_BUDGET].reset_index(drop=True)
+    table = runs[["arm", "change", "steps", "seed", "validation_clips"]].copy()
+    table["held_out"] = runs["change"].str.extract(r"hold-out ([^,]+)")[0].fillna("")
+    table["base"] = table["arm"].str.contains("-base")
+    for source in ("voice", "accompaniment"):
+        table[f"validation_{source}_gnsdr"] = runs[f"validation_{source}_gnsdr"].astype(float)
+        base = table[table["base"]].groupby(["held_out", "steps"])[f"validation_{source}_gnsdr"]
+        keys = pd.MultiIndex.from_frame(table[["held_out", "steps"]])
+        table[f"{source}_against_base"] = table[f"validation_{source}_gnsdr"] - base.mean().reindex(keys).to_numpy()
+        table[f"base_{source}_range"] = (base.max() - base.min()).reindex(keys).to_numpy()
+    return table
 
 
 def lever_seed_spread(sweep: pd.DataFrame) -> pd.DataFrame:
