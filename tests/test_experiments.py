@@ -196,7 +196,7 @@ def test_screening_runs_against_the_base_runs_of_the_same_hold_out_and_steps():
 
     log = pd.DataFrame([run("a-base", "hold-out abjones", 1500, (6.0, 5.0)),
                         run("a-base-s2", "seed 2, hold-out abjones", 1500, (5.6, 5.2)),
-                        run("a-shift", "voice_shift 0.5, hold-out abjones", 1500, (5.5, 5.3)),
+                        run("a-shift", "hold-out abjones, voice_shift 0.5", 1500, (5.5, 5.3)),
                         run("b-base", "hold-out amy", 1500, (9.0, 9.0)),
                         run("b-shift", "voice_shift 0.5, hold-out amy", 1500, (9.5, 8.0)),
                         {"budget": "recipe", "arm": "cpu", "change": "hold-out abjones", "steps": 1500}])
@@ -207,6 +207,12 @@ def test_screening_runs_against_the_base_runs_of_the_same_hold_out_and_steps():
     assert table.loc["a-shift", "base_voice_range"] == pytest.approx(0.4)
     assert table.loc["b-shift", "voice_against_base"] == pytest.approx(0.5)  # against its own hold-out's base
     assert table.loc["b-shift", "held_out"] == "amy" and bool(table.loc["b-base", "base"])
+    text = recipe_search.screening_findings(recipe_search.screening_runs(log))
+    assert "**abjones held out, 1500 steps** (43 validation clips): the base runs (2: seed 1, seed 1) reach " \
+           "5.80 / 5.10 dB, 0.40 / 0.20 dB apart" in text
+    assert "* `a-shift` (voice_shift 0.5): 5.50 / 5.30, **-0.30 / +0.20 dB** against the base" in text
+    assert "(one seed: no spread measured)" in text  # amy's base ran once
+    assert "No screening run" in recipe_search.screening_findings(recipe_search.screening_runs(log.iloc[:0]))
 
 
 def test_gpu_sweep_reports_a_lever_trained_over_several_seeds_as_mean_and_range():

@@ -225,7 +225,7 @@ def sweep_findings(sweep: pd.DataFrame) -> str:
 
 def screening_runs(log: pd.DataFrame) -> pd.DataFrame:
     """Short validated runs that compare one lever each (budget "screening", `shsep train --log`): their validation
-    figure (last checkpoint), and its difference from the mean of the base runs (arms with "-base" in the name)
+    figure (best checkpoint), and its difference from the mean of the base runs (arms with "-base" in the name)
     that held out the same songs or singers for the same steps; the base runs' range is their seed spread."""
     runs = log[log["budget"] == SCREENING_BUDGET].reset_index(drop=True)
     table = runs[["arm", "change", "steps", "seed", "validation_clips"]].copy()
@@ -238,6 +238,29 @@ def screening_runs(log: pd.DataFrame) -> pd.DataFrame:
         table[f"{source}_against_base"] = table[f"validation_{source}_gnsdr"] - base.mean().reindex(keys).to_numpy()
         table[f"base_{source}_range"] = (base.max() - base.min()).reindex(keys).to_numpy()
     return table
+
+
+def screening_findings(screening: pd.DataFrame) -> str:
+    """The screening runs' reading as markdown, generated from `screening_runs`."""
+    if not len(screening):
+        return "*No screening run is logged: `shsep train --hold-out SINGER --steps N --log` logs one.*"
+    lines = []
+    for (held_out, steps), runs in screening.groupby(["held_out", "steps"], sort=False):
+        base = runs[runs["base"].astype(bool)]
+        lines += [f"**{held_out or 'nothing'} held out, {int(steps)} steps** ({int(runs['validation_clips'].iloc[0])} "
+                  f"validation clips): the base runs ({len(base)}: "
+                  f"{', '.join(f'seed {int(s)}' for s in base['seed'])}) reach "
+                  f"{base['validation_voice_gnsdr'].mean():.2f} / {base['validation_accompaniment_gnsdr'].mean():.2f} dB"
+                  + (f", {base['base_voice_range'].iloc[0]:.2f} / {base['base_accompaniment_range'].iloc[0]:.2f} dB "
+                     "apart from seed to seed." if len(base) > 1 else " (one seed: no spread measured)."), ""]
+        for _, run in runs[~runs["base"].astype(bool)].iterrows():
+            lever = ", ".join(part for part in run["change"].split(", ")
+                              if not part.startswith(("profile ", "steps ", "hold-out ")))
+            lines.append(f"* `{run['arm']}` ({lever}): {run['validation_voice_gnsdr']:.2f} / "
+                         f"{run['validation_accompaniment_gnsdr']:.2f}, **{run['voice_against_base']:+.2f} / "
+                         f"{run['accompaniment_against_base']:+.2f} dB** against the base")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def lever_seed_spread(sweep: pd.DataFrame) -> pd.DataFrame:
