@@ -145,6 +145,7 @@ def random_equaliser(rng: np.random.Generator, front_end: FrontEnd, max_db: floa
     gains_db = tilt * (octaves / top - 0.5) + peak * np.exp(-0.5 * ((octaves - centre) / 0.5) ** 2)
     return (10 ** (gains_db / 20)).astype(np.float32)
 
+
 class TrainingBatches:
     """The training batches of a run: deterministic in (seed, draw index), so a resumed run sees the same data.
 
