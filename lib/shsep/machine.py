@@ -20,9 +20,18 @@ def _cpuinfo_field(name: str) -> str | None:
         return None
 
 
+# AMD's CPU families by core generation: a cloud machine's model name is often just "AMD EPYC"
+AMD_FAMILIES = {23: "Zen 1/2", 25: "Zen 3/4", 26: "Zen 5"}
+
+
 def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one) and its core count."""
+    """The CPU's model name (from /proc/cpuinfo where there is one) and its core count; a name without a model
+    number ("AMD EPYC") gets the CPU family and model, and for AMD the core generation (Zen 5: family 26)."""
     name = _cpuinfo_field("model name") or platform.processor() or platform.machine()
+    family, model = _cpuinfo_field("cpu family"), _cpuinfo_field("model")
+    if family and model and not any(character.isdigit() for character in name):
+        generation = AMD_FAMILIES.get(int(family)) if "AMD" in name and family.isdigit() else None
+        name += f" ({generation + ', ' if generation else ''}family {family}, model {model})"
     return f"{name}, {os.cpu_count()} cores"
 
 
