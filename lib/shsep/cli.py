@@ -26,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed", "init_trials",
-                   "remix", "voice_shift", "equaliser_db", "channels", "growth", "stacks", "validation_songs", "precision",
-                   "sample_rate")
+TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed",
+                   "init_trials", "remix", "voice_shift", "equaliser_db", "channels", "growth", "stacks",
+                   "validation_songs", "precision", "sample_rate")
 
 
 def _train(args) -> int:

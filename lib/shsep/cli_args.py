@@ -58,8 +58,8 @@ def _add_train(p):
     p.add_argument("--growth", type=int, help="channels added per pooling")
     p.add_argument("--stacks", type=int, help="number of stacked hourglasses")
     p.add_argument("--hold-out", nargs="*", metavar="SONG", dest="validation_songs",
-                   help="whole training songs (amy_14) or singers (abjones) held out, scored at every checkpoint, the best kept as best.pt (the "
-                        "profile's by default: none for cpu, whose recipe was chosen holding out abjones_5 amy_14); "
+                   help="whole training songs (amy_14) or singers (abjones) held out, scored at every checkpoint, "
+                        "the best kept as best.pt (the profile's by default: none for cpu, whose recipe was chosen holding out abjones_5 amy_14); "
                         "with no song, train on every training clip and keep the last step")
     p.add_argument("--precision", choices=["fp32", "bf16", "auto"],
                    help="CPU training precision (the profile's by default; auto: bf16 where a start-up probe finds it "
