@@ -48,6 +48,9 @@ def test_cli_network_choices_match_the_library():
     assert list(choices["windowing"]) == list(WINDOWINGS)
     assert list(choices["precision"]) == list(PRECISIONS)
     assert list(choices["post_filter"]) == list(POST_FILTERS)
+    from shsep.train.step import TRAINING_PRECISIONS
+
+    assert list(_argument_choices("train")["precision"]) == list(TRAINING_PRECISIONS)
 
 
 @pytest.mark.parametrize("command", ["separate x.wav", "evaluate"])

@@ -155,6 +155,8 @@ def test_precision_choice_leaves_the_model_untouched():
         torch.testing.assert_close(v, before[k], rtol=0, atol=0)
     with pytest.raises(ValueError, match="precision"):
         pick_precision(model, x, "fp8", torch.device("cpu"))
+    with pytest.raises(ValueError, match="training precision"):  # int8 is for separation (the ONNX export) alone
+        pick_precision(model, x, "int8", torch.device("cpu"))
 
 
 def test_precision_choice_is_not_decided_by_one_slow_pass():

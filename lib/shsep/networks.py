@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-PRECISIONS = ("fp32", "bf16", "int8", "auto")
 ONNX_SUFFIX = ".int8.onnx"  # beside a checkpoint: lib/shsep/weights/cpu.pt → cpu.int8.onnx
 
 

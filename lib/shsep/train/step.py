@@ -8,8 +8,9 @@ import time
 import torch
 
 from ..profiles import TrainConfig
-from ..separate import PRECISIONS
 from ..targets import stack_losses
+
+TRAINING_PRECISIONS = ("fp32", "bf16", "auto")  # int8 is separation's alone (the ONNX export)
 
 
 def learning_rate_at(step: int, config: TrainConfig) -> float:
@@ -31,8 +32,8 @@ def pick_precision(model, batch: torch.Tensor, requested: str, device: torch.dev
     when its fastest pass is at least 1.15× faster than fp32's: CPUs with AVX-512-BF16 or AMX run it about 2×
     faster, others several times slower. The fastest pass, not the total, so that other work on the machine
     (an evaluation running beside it once made the total pick fp32) does not decide. Weights are untouched."""
-    if requested not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, not {requested!r}")
+    if requested not in TRAINING_PRECISIONS:
+        raise ValueError(f"training precision must be one of {TRAINING_PRECISIONS}, not {requested!r}")
     if device.type == "cuda":
         return "bf16"
     if requested != "auto":
