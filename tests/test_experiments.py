@@ -352,3 +352,12 @@ def test_a_refit_is_measured_against_the_run_whose_recipe_it_repeats():
     assert "`cpu-all`, the refit of `cpu` on every training clip: the milestone (10.0 / 9.5) is **reached**; the " \
            "goal (11.0 / 10.4) is **reached**." in text
     assert "nan" not in text
+    # a run on another front end or with a training lever on repeats no earlier recipe, and a row logged before
+    # those columns existed counts as Park's front end with the levers off
+    other = pd.concat([log, pd.DataFrame([run("cpu-16k", "2026-11-27 10:00", (np.nan, np.nan), (9.0, 9.0), 175,
+                                              front_end_rate=16000)])], ignore_index=True)
+    assert recipe_search.recipe_runs(other)["refit_of"].isna().iloc[-1]
+    older = log.drop(columns=list(recipe_search.LATER_COLUMN_DEFAULTS))
+    older.loc[3, list(recipe_search.LATER_COLUMN_DEFAULTS)] = list(recipe_search.LATER_COLUMN_DEFAULTS.values())
+    older.loc[:2, "front_end_rate"] = np.nan
+    assert recipe_search.recipe_runs(older)["refit_of"].iloc[3] == "cpu"

@@ -13,15 +13,17 @@ from .arms import RECIPE_BUDGET, SCREENING_BUDGET, SWEEP_BUDGET
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "target", "sampler", "seed",
                   "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule", "remix", "ema_decay",
-                  "voice_shift", "equaliser_db")
-AUGMENTATION_COLUMNS = ("voice_shift", "equaliser_db")  # logged since these levers exist; off (0) in older rows
+                  "voice_shift", "equaliser_db", "front_end_rate")
+# columns logged since these levers exist, with the value every older row had (levers off, Park's 8 kHz front end)
+LATER_COLUMN_DEFAULTS = {"voice_shift": 0.0, "equaliser_db": 0.0, "front_end_rate": 8000}
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:
     """For each run (oldest first): the index of the earlier run whose recipe it refits, else None. A refit holds
     no validation songs out (it trains on every training clip and keeps its last step) and otherwise repeats a
     run that did, so that run's validation figure is what chose it."""
-    runs = runs.assign(**{c: runs[c].fillna(0.0) if c in runs else 0.0 for c in AUGMENTATION_COLUMNS})
+    runs = runs.assign(**{c: runs[c].fillna(default) if c in runs else default
+                          for c, default in LATER_COLUMN_DEFAULTS.items()})
     if not set(RECIPE_COLUMNS) <= set(runs.columns):
         return [None] * len(runs)
     recipe = runs[list(RECIPE_COLUMNS)].astype(str)
