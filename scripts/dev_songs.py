@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shsep.dev_songs import DEV_SONGS, SOURCES, gather
+from shsep.dev_songs import DEV_SONGS, SOURCES, DevSongError, gather
 
 
 def main(argv=None) -> None:
@@ -27,7 +27,10 @@ def main(argv=None) -> None:
         if name not in SOURCES or not path:
             parser.error(f"--source takes NAME=PATH with NAME one of {', '.join(SOURCES)}, not {item!r}")
         locations[name] = Path(path)
-    missing = gather(args.out, locations)
+    try:
+        missing = gather(args.out, locations)
+    except DevSongError as error:
+        raise SystemExit(str(error)) from None
     for line in missing:
         print(line)
     print(f"development songs in {args.out}: {len(SOURCES) - len(missing)} of {len(SOURCES)}")

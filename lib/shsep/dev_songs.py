@@ -15,6 +15,11 @@ from pathlib import Path
 from .paths import DATA, PROJECT_ROOT
 
 DEV_SONGS = DATA / "dev_songs"
+
+
+class DevSongError(Exception):
+    """A repository's copy lacks a song file at the commit named in SOURCES."""
+
 # name: (repository, commit or None for its newest, [(path in the repository, path under --out)])
 SOURCES = {
     "sigsep-mus-eval": ("sigsep/sigsep-mus-eval", None, [
@@ -40,7 +45,7 @@ def extract(location: Path, commit: str | None, inside: str, destination: Path) 
     git_dir = location / ".git" if (location / ".git").is_dir() else location
     shown = subprocess.run(["git", f"--git-dir={git_dir}", "show", f"{commit or 'HEAD'}:{inside}"], capture_output=True)
     if shown.returncode != 0:
-        raise SystemExit(f"cannot read {inside} at {commit or 'HEAD'} from {location}: "
+        raise DevSongError(f"cannot read {inside} at {commit or 'HEAD'} from {location}: "
                          f"{shown.stderr.decode().strip().splitlines()[-1]}")
     destination.write_bytes(shown.stdout)
 
