@@ -334,9 +334,10 @@ SHSEP_DEFAULTS = "shsep separate (defaults)"
 
 
 def _torch_precision() -> str:
-    from shsep.separate import native_bf16
+    """What `--precision auto` runs where no int8 export is at hand: bf16 where native, else fp32."""
+    from shsep.separate import resolve_precision
 
-    return "bf16" if native_bf16() else "fp32"
+    return resolve_precision("auto", "cpu")
 
 
 def _peer_rows(rows, args) -> None:
