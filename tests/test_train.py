@@ -206,6 +206,51 @@ def test_a_time_budget_fixes_the_steps_at_the_start_and_keeps_them_on_resume(mir
         torch.testing.assert_close(whole["model"][key], value, rtol=0, atol=0, msg=key)
 
 
+def test_a_short_time_budget_trains_the_profiles_cheaper_network_and_keeps_it_on_resume(mir1k_root, tmp_path,
+                                                                                           monkeypatch):
+    """Where the budget buys under NARROW_BELOW of the steps, budget_model is timed and trained instead: the same
+    run as that network told its steps outright, and a resume keeps it."""
+    import json
+
+    import shsep.train.budget as training
+    from shsep.models import ModelConfig
+
+    narrow = ModelConfig("park", channels=4, stacks=2, depth=2, growth=0)
+    config = replace(get_profile("smoke"), time_budget=0.5, checkpoint_every=2, budget_model=narrow)
+    timed = []
+
+    def seconds_per_step(model, *args, **kwargs):  # the profile's network: 0.05 s (9 of 20 steps); the narrow: 0.04
+        timed.append(sum(p.numel() for p in model.parameters()))
+        return 0.05 if len(timed) == 1 else 0.04
+
+    monkeypatch.setattr(training, "time_training_steps", seconds_per_step)
+    train(config, tmp_path / "short", mir1k_root, progress=False, stop_after=4)
+    decided = json.loads((tmp_path / "short" / "config.json").read_text())
+    assert decided["model"]["channels"] == 4 and decided["steps"] == 11 and timed[0] > timed[1]
+    train(config, tmp_path / "short", mir1k_root, resume=True, progress=False)
+    short = read_checkpoint(tmp_path / "short" / "checkpoint.pt")
+    assert short["step"] == 11 and short["config"]["model"]["channels"] == 4
+    plain = replace(config, time_budget=0.0, model=narrow, steps=11, decay_step=decided["decay_step"])
+    train(plain, tmp_path / "plain", mir1k_root, progress=False)
+    for key, value in read_checkpoint(tmp_path / "plain" / "checkpoint.pt")["model"].items():
+        torch.testing.assert_close(short["model"][key], value, rtol=0, atol=0, msg=key)
+
+    timed.clear()
+    monkeypatch.setattr(training, "time_training_steps", lambda model, *a, **k: timed.append(1) or 0.02)  # 23 steps
+    train(config, tmp_path / "long", mir1k_root, progress=False, stop_after=2)
+    assert json.loads((tmp_path / "long" / "config.json").read_text())["model"]["channels"] == 8 and len(timed) == 1
+
+
+def test_a_network_chosen_by_hand_is_the_one_a_time_budget_trains():
+    from shsep.models import ModelConfig
+    from shsep.profiles import TrainConfig, with_overrides
+
+    config = replace(get_profile("smoke"), budget_model=ModelConfig("park", channels=4, stacks=2, depth=2, growth=0))
+    assert with_overrides(config, channels=16).budget_model is None
+    assert with_overrides(config, target="voice").budget_model.outputs == 1  # a target's outputs reach both
+    assert TrainConfig.from_dict(config.to_dict()) == config  # and the run's config.json keeps it
+
+
 def test_timing_steps_leaves_the_model_alone_and_budgets_count_trials_and_refuse_too_little(mir1k_root):
     from contextlib import nullcontext
 

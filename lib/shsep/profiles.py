@@ -61,6 +61,8 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0: separate with an exponential moving average of the weights
     precision: str = "fp32"  # on CPU: "fp32", "bf16" or "auto" (bf16 autocast if a start-up probe finds it faster)
     time_budget: float = 0.0  # > 0: seconds of training; `steps` becomes what fits, timed at start (`train`)
+    budget_model: ModelConfig | None = None  # a cheaper network a time budget trains instead where it buys too few
+    # steps of `model` (`train.budget.NARROW_BELOW`); None: always `model`
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +71,8 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> "TrainConfig":
         values = dict(values)
         values["model"] = ModelConfig(**values["model"])
+        if values.get("budget_model"):
+            values["budget_model"] = ModelConfig(**values["budget_model"])
         values["front_end"] = FrontEnd(**values.get("front_end", {}))  # checkpoints before it was recorded: Park's
         for name in ("remix_gains", "validation_songs", "voice_shifts"):  # JSON turns tuples into lists
             if name in values:
@@ -114,10 +118,14 @@ def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
         overrides["front_end"] = replace(overrides.get("front_end", config.front_end),
                                          sample_rate=int(overrides.pop("sample_rate")))
     model_fields = {k: overrides.pop(k) for k in list(overrides) if k in ModelConfig.__dataclass_fields__}
+    if model_fields and "budget_model" not in overrides:  # a network chosen by hand is the one trained
+        config = replace(config, budget_model=None)
     if "target" in overrides:
         from .targets import num_outputs
 
         model_fields["outputs"] = num_outputs(overrides["target"])
+        if config.budget_model is not None:
+            config = replace(config, budget_model=replace(config.budget_model, outputs=model_fields["outputs"]))
     if model_fields:
         config = replace(config, model=replace(config.model, **model_fields))
     return replace(config, **overrides)

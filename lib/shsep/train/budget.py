@@ -2,6 +2,10 @@
 
 The timing runs on copies of the model, so the run's weights and windows are untouched; the steps it decides are
 written to the run's config.json and kept on resume. The same timing gives every long run its estimate.
+
+Where the budget buys fewer than NARROW_BELOW of the profile's steps (a CPU without native bf16 trains the `cpu`
+profile in fp32 at about half the speed), a profile with a `budget_model` trains that cheaper network instead, for
+the steps its own timing buys: at the same training compute a narrower network for more steps scored higher.
 """
 from __future__ import annotations
 
@@ -20,7 +24,11 @@ from .step import WeightAverage, training_step
 # run's average), so that the wall clock, validation included, stays inside the budget.
 BUDGET_SHARE = 0.93
 TIMED_STEPS = 20  # training steps timed, after 3 untimed ones, to fit a time budget
-BUDGET_DECIDES = ("steps", "decay_step")  # the fields a time budget sets at a run's start (kept on resume)
+BUDGET_DECIDES = ("steps", "decay_step", "model")  # the fields a time budget sets at a run's start (kept on resume)
+# Below this share of the profile's steps, the profile's budget_model is trained instead. Measured at about a third
+# of the `cpu` recipe's steps (docs/recipe_search.md, *On a CPU without native bf16*); at the full recipe the
+# profile's own network was chosen. Half is the judgement between the two.
+NARROW_BELOW = 0.5
 
 
 def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: int = TIMED_STEPS) -> float:
@@ -51,20 +59,45 @@ def steps_within_budget(config: TrainConfig, seconds_per_step: float, seconds_sp
     return steps
 
 
-def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, world: int):
-    """Time the training steps; return (config with the steps its time budget pays for, seconds per step). The
-    timing counts against the budget. Under torchrun the main process's figure decides (its own steps, without the
-    gradients' exchange). Warm-up stays as long; a staircase's decay step moves with the run."""
+def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, world: int, build=None):
+    """Time the training steps; return (config with the network and steps its time budget pays for, seconds per
+    step). The timing counts against the budget. Under torchrun the main process's figure decides (its own steps,
+    without the gradients' exchange). Warm-up stays as long; a staircase's decay step moves with the run.
+    build(model_config) gives a network placed like `model`, to time config.budget_model where the budget buys
+    fewer than NARROW_BELOW of the profile's steps."""
     started = time.perf_counter()
-    decided = [None, None]
+    decided = [None, None, config.model]
     if rank == 0:
         seconds_per_step = time_training_steps(model, batch_at, autocast, config)
-        decided = [steps_within_budget(config, seconds_per_step, time.perf_counter() - started), seconds_per_step]
-        print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step here, "
-              f"so {decided[0]} steps (the profile's schedule stretched to them)")
+        steps = _affordable(config, seconds_per_step, time.perf_counter() - started)
+        print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step here, so {steps} steps",
+              end="")
+        narrow = config.budget_model
+        if narrow is not None and narrow != config.model and build is not None and steps < NARROW_BELOW * config.steps:
+            print(f", under {NARROW_BELOW:.0%} of the profile's {config.steps}: its cheaper network instead "
+                  f"({narrow.channels} channels +{narrow.growth} per pooling)")
+            cheaper = replace(config, model=narrow)
+            seconds_per_step = time_training_steps(build(narrow), batch_at, autocast, cheaper)
+            steps = steps_within_budget(cheaper, seconds_per_step, time.perf_counter() - started)
+            print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step of that network, "
+                  f"so {steps} steps", end="")
+            decided[2] = narrow
+        else:
+            steps = steps_within_budget(config, seconds_per_step, time.perf_counter() - started)
+        print(" (the profile's schedule stretched to them)")
+        decided[:2] = [steps, seconds_per_step]
     if world > 1:
         dist.broadcast_object_list(decided, src=0)
-    steps, seconds_per_step = decided
+    steps, seconds_per_step, network = decided
     if config.schedule == "step":  # the staircase keeps its place in the run (Park's ×0.2 at 80 %)
         config = replace(config, decay_step=max(1, round(config.decay_step * steps / config.steps)))
-    return replace(config, steps=steps), seconds_per_step
+    return replace(config, steps=steps, model=network), seconds_per_step
+
+
+def _affordable(config: TrainConfig, seconds_per_step: float, seconds_spent: float) -> int:
+    """steps_within_budget without its refusal: a budget too short for the profile's network may still fit a
+    cheaper one."""
+    try:
+        return steps_within_budget(config, seconds_per_step, seconds_spent)
+    except ValueError:
+        return 0

@@ -61,11 +61,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     data = TrainingBatches(clips, config.front_end, config.sampler, config.seed, config.remix, config.remix_gains,
                            progress=progress and main_process, voice_shift=config.voice_shift,
                            voice_shifts=config.voice_shifts, equaliser_db=config.equaliser_db)
-    torch.manual_seed(initial_weights_seed(config))
-    model = build_model(config.model).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
     config, budget_decided = _budget_decided_before(config, out_dir, resume)
+    model, optimizer, average = _fresh_model(config, device)
     step = _open_run_folder(out_dir, config, resume, model, average, optimizer, main_process)
     last_step = config.steps if stop_after is None else min(config.steps, stop_after)
     if step >= last_step:  # a finished run resumed (e.g. `--resume --test`): nothing to train or to rewrite
@@ -82,7 +79,12 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
     seconds_per_step = None
     if config.time_budget and not budget_decided:
-        config, seconds_per_step = budget.fit_to_budget(config, model, batch_at, autocast, rank, world)
+        trained = config.model
+        config, seconds_per_step = budget.fit_to_budget(config, model, batch_at, autocast, rank, world,
+                                                        build=lambda network: _placed(build_model(network), device))
+        if config.model != trained:  # the budget chose the profile's cheaper network: start that one
+            model, optimizer, average = _fresh_model(config, device)
+            net, batch_at = _place(model, data, config, device, rank, world)
         last_step = config.steps if stop_after is None else min(config.steps, stop_after)
         if main_process:
             write_config(out_dir, config)
@@ -182,11 +184,26 @@ def _distributed() -> tuple[int, int]:
 
 
 def _budget_decided_before(config: TrainConfig, out_dir: Path, resume: bool) -> tuple[TrainConfig, bool]:
-    """On resume, a time budget's steps are the ones decided at the run's start (its config.json)."""
+    """On resume, a time budget's steps and network are the ones decided at the run's start (its config.json)."""
     if config.time_budget and resume and (out_dir / CONFIG_NAME).is_file():
-        saved = json.loads((out_dir / CONFIG_NAME).read_text())
-        return replace(config, **{name: int(saved[name]) for name in budget.BUDGET_DECIDES}), True
+        saved = TrainConfig.from_dict(json.loads((out_dir / CONFIG_NAME).read_text()))
+        return replace(config, **{name: getattr(saved, name) for name in budget.BUDGET_DECIDES}), True
     return config, False
+
+
+def _fresh_model(config: TrainConfig, device):
+    """The run's network at its initial weights (seeded), its Adam optimiser and its weight average."""
+    torch.manual_seed(initial_weights_seed(config))
+    model = build_model(config.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+    return model, optimizer, average
+
+
+def _placed(model, device):
+    """model on device, channels-last where `_place` puts the run's network so."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if device.type in ("cpu", "cuda") else model
 
 
 def _open_run_folder(out_dir: Path, config, resume: bool, model, average, optimizer, main_process: bool) -> int:
@@ -211,8 +228,7 @@ def _open_run_folder(out_dir: Path, config, resume: bool, model, average, optimi
 def _place(model, data, config: TrainConfig, device, rank: int, world: int):
     """Channels-last weights and batches (CPU and CUDA), DistributedDataParallel under torchrun: (net, batch_at)."""
     channels_last = device.type in ("cpu", "cuda")
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    _placed(model, device)
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
