@@ -49,8 +49,7 @@ def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: i
 def steps_within_budget(config: TrainConfig, seconds_per_step: float, seconds_spent: float = 0.0) -> int:
     """The steps config.time_budget pays for at seconds_per_step: BUDGET_SHARE of the budget, less what was
     already spent, less the losing trials' steps of an init_trials screening (their time counts too)."""
-    affordable = int((config.time_budget * BUDGET_SHARE - seconds_spent) / seconds_per_step)
-    steps = affordable - (config.init_trials - 1) * config.trial_steps
+    steps = _affordable(config, seconds_per_step, seconds_spent)
     least = max(config.warmup_steps, config.trial_steps if config.init_trials > 1 else 0, config.checkpoint_every, 1)
     if steps <= least:
         raise ValueError(f"a time budget of {config.time_budget:g} s pays for {max(steps, 0)} steps at "
@@ -70,7 +69,7 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
     if rank == 0:
         seconds_per_step = time_training_steps(model, batch_at, autocast, config)
         steps = _affordable(config, seconds_per_step, time.perf_counter() - started)
-        print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step here, so {steps} steps",
+        print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step here, so {max(steps, 0)} steps",
               end="")
         narrow = config.budget_model
         if narrow is not None and narrow != config.model and build is not None and steps < NARROW_BELOW * config.steps:
@@ -95,9 +94,7 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
 
 
 def _affordable(config: TrainConfig, seconds_per_step: float, seconds_spent: float) -> int:
-    """steps_within_budget without its refusal: a budget too short for the profile's network may still fit a
-    cheaper one."""
-    try:
-        return steps_within_budget(config, seconds_per_step, seconds_spent)
-    except ValueError:
-        return 0
+    """The run's steps the budget pays for, before `steps_within_budget` checks that they make a run: a budget too
+    short for the profile's network may still fit a cheaper one."""
+    affordable = int((config.time_budget * BUDGET_SHARE - seconds_spent) / seconds_per_step)
+    return affordable - (config.init_trials - 1) * config.trial_steps
