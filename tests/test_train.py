@@ -241,6 +241,23 @@ def test_a_short_time_budget_trains_the_profiles_cheaper_network_and_keeps_it_on
     assert json.loads((tmp_path / "long" / "config.json").read_text())["model"]["channels"] == 8 and len(timed) == 1
 
 
+def test_a_run_started_before_a_config_field_existed_resumes(mir1k_root, tmp_path):
+    """A checkpoint written before TrainConfig gained a field (here budget_model, which the cpu profile sets)
+    resumes under today's profile; a real difference is still refused."""
+    from shsep.models import ModelConfig
+
+    config = replace(get_profile("smoke"), budget_model=ModelConfig("park", channels=4, stacks=2, depth=2, growth=0))
+    train(config, tmp_path / "run", mir1k_root, progress=False, stop_after=10)
+    path = tmp_path / "run" / "checkpoint.pt"
+    payload = torch.load(path, weights_only=False)
+    del payload["config"]["budget_model"]  # as an older shsep wrote it
+    torch.save(payload, path)
+    train(config, tmp_path / "run", mir1k_root, resume=True, progress=False)
+    assert read_checkpoint(path)["step"] == config.steps
+    with pytest.raises(ValueError, match="another configuration"):
+        train(replace(config, steps=30, learning_rate=0.5), tmp_path / "run", mir1k_root, resume=True, progress=False)
+
+
 def test_a_network_chosen_by_hand_is_the_one_a_time_budget_trains():
     from shsep.models import ModelConfig
     from shsep.profiles import TrainConfig, with_overrides

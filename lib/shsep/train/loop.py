@@ -211,7 +211,8 @@ def _open_run_folder(out_dir: Path, config, resume: bool, model, average, optimi
     checkpoint_path = out_dir / CHECKPOINT_NAME
     if resume and checkpoint_path.is_file():
         payload = read_checkpoint(checkpoint_path)
-        if TrainConfig.from_dict(payload["config"]) != config:
+        # fields a checkpoint predates (added to TrainConfig since) take the requested values
+        if TrainConfig.from_dict(config.to_dict() | payload["config"]) != config:
             raise ValueError(f"{checkpoint_path} was trained with another configuration; "
                              "use a new --out folder or the same profile and options")
         return load_training_state(payload, model, average, optimizer)
