@@ -78,3 +78,16 @@ def test_score_table_is_tidy():
     assert list(table.columns.get_level_values(0).unique()) == ["voice", "accompaniment"]
     assert list(table.columns.get_level_values(1)[:4]) == ["SDR", "NSDR", "SIR", "SAR"]
     assert table.loc["ours", ("accompaniment", "SAR")] == 7.0
+
+
+def test_labels_beside_each_other_are_spread_and_lone_ones_stay():
+    import numpy as np
+
+    from shsep.plots import spread_labels
+
+    x = np.array([6.0, 6.1, 6.05, 3.0])  # three points side by side, one far to the left
+    y = np.array([10.0, 10.05, 10.02, 10.01])
+    heights = spread_labels(x, y, gap=0.2, width=0.9)
+    close = np.sort(heights[:3])
+    assert np.all(np.diff(close) >= 0.2 - 1e-9) and close[0] == 10.0  # the lowest label stays at its point
+    assert heights[3] == 10.01

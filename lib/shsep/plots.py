@@ -96,6 +96,21 @@ def ablation_bars(log, spread=None):
     return fig
 
 
+def spread_labels(x, y, gap: float = 0.2, width: float = 0.9) -> np.ndarray:
+    """Heights for text labels of points (x, y) so that no two labels whose x lie within `width` of each other
+    (a label's length, in x units) are closer than `gap` in y: each label, lowest first, is raised just above
+    the ones already placed beside it."""
+    order = np.argsort(y, kind="stable")
+    heights = np.asarray(y, float).copy()
+    placed: list[int] = []
+    for i in order:
+        beside = [j for j in placed if abs(x[j] - x[i]) < width]
+        if beside:
+            heights[i] = max(heights[i], max(heights[j] for j in beside) + gap)
+        placed.append(i)
+    return heights
+
+
 def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | None = None, floor_db: float = 4.0,
                                 axis: str = "hours"):
     """GNSDR (voice, accompaniment) against training hours (axis "hours") or training compute (axis "gflop"),
@@ -104,17 +119,21 @@ def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | 
     below floor_db (failures) are counted."""
     xlabel = {"hours": "training time (hours, log scale)",
               "gflop": "training compute (GFLOP: 3 × forward FLOPs × windows, log scale)"}[axis]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharex=True)
     markers = "os^vDP"
     for ax, source in zip(axes, ("voice", "accompaniment")):
+        top = float(points[f"{source}_gnsdr"].max())
         for i, (group, rows) in enumerate(points.groupby("group", sort=False)):
             clips = "/".join(str(c) for c in sorted(rows["clips"].dropna().unique()))
             ax.scatter(rows[axis], rows[f"{source}_gnsdr"], marker=markers[i % len(markers)],
                        label=f"{group}, {clips} clips", alpha=0.8)
             if group.startswith("shsep recipe"):
-                for _, row in rows.iterrows():
-                    ax.annotate(row["label"], (row[axis], row[f"{source}_gnsdr"]), fontsize=8,
-                                xytext=(4, 4), textcoords="offset points")
+                shown = rows[rows[f"{source}_gnsdr"] >= floor_db]
+                heights = spread_labels(np.log10(shown[axis].to_numpy(float)), shown[f"{source}_gnsdr"].to_numpy(float))
+                for (_, row), height in zip(shown.iterrows(), heights):
+                    ax.annotate(row["label"], (row[axis], row[f"{source}_gnsdr"]), xytext=(row[axis] * 1.25, height),
+                                fontsize=7, va="center", arrowprops=dict(arrowstyle="-", lw=0.4, color="0.6"))
+                top = max([top, *heights])
         if paper:
             ax.axhline(paper[source], color="k", ls="--", lw=1, label="Park et al. 2018 (GPU, 825 clips; time not given)")
         if goal:
@@ -122,7 +141,7 @@ def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | 
         if axis == "hours":
             ax.axvline(2.0, color="0.5", lw=0.8, label="the 2-hour CPU budget")
         failed = int((points[f"{source}_gnsdr"] < floor_db).sum())
-        ax.set_ylim(bottom=floor_db)
+        ax.set_ylim(bottom=floor_db, top=top + 0.4)
         ax.set(xscale="log", xlabel=xlabel, ylabel="GNSDR (dB)",
                title=source + (f" ({failed} failed runs below {floor_db:g} dB not shown)" if failed else ""))
     axes[1].legend(fontsize=8, loc="lower right")
