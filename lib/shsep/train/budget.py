@@ -49,7 +49,11 @@ def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: i
 def steps_within_budget(config: TrainConfig, seconds_per_step: float, seconds_spent: float = 0.0) -> int:
     """The steps config.time_budget pays for at seconds_per_step: BUDGET_SHARE of the budget, less what was
     already spent, less the losing trials' steps of an init_trials screening (their time counts too)."""
-    steps = _affordable(config, seconds_per_step, seconds_spent)
+    return _enough(config, _affordable(config, seconds_per_step, seconds_spent), seconds_per_step)
+
+
+def _enough(config: TrainConfig, steps: int, seconds_per_step: float) -> int:
+    """steps, refused with a clear error where they cannot make the recipe's run (warm-up, trials, a checkpoint)."""
     least = max(config.warmup_steps, config.trial_steps if config.init_trials > 1 else 0, config.checkpoint_every, 1)
     if steps <= least:
         raise ValueError(f"a time budget of {config.time_budget:g} s pays for {max(steps, 0)} steps at "
@@ -58,7 +62,7 @@ def steps_within_budget(config: TrainConfig, seconds_per_step: float, seconds_sp
     return steps
 
 
-def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, world: int, build=None):
+def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, world: int, build):
     """Time the training steps; return (config with the network and steps its time budget pays for, seconds per
     step). The timing counts against the budget. Under torchrun the main process's figure decides (its own steps,
     without the gradients' exchange). Warm-up stays as long; a staircase's decay step moves with the run.
@@ -72,7 +76,7 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
         print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step here, so {max(steps, 0)} steps",
               end="")
         narrow = config.budget_model
-        if narrow is not None and narrow != config.model and build is not None and steps < NARROW_BELOW * config.steps:
+        if narrow is not None and narrow != config.model and steps < NARROW_BELOW * config.steps:
             print(f", under {NARROW_BELOW:.0%} of the profile's {config.steps}: its cheaper network instead "
                   f"({narrow.channels} channels +{narrow.growth} per pooling)")
             cheaper = replace(config, model=narrow)
@@ -82,7 +86,7 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
                   f"so {steps} steps", end="")
             decided[2] = narrow
         else:
-            steps = steps_within_budget(config, seconds_per_step, time.perf_counter() - started)
+            steps = _enough(config, steps, seconds_per_step)
         print(" (the profile's schedule stretched to them)")
         decided[:2] = [steps, seconds_per_step]
     if world > 1:

@@ -200,10 +200,15 @@ def _fresh_model(config: TrainConfig, device):
     return model, optimizer, average
 
 
+def _channels_last(device) -> bool:
+    """Whether training runs channels-last on this device (CPU and CUDA)."""
+    return device.type in ("cpu", "cuda")
+
+
 def _placed(model, device):
-    """model on device, channels-last where `_place` puts the run's network so."""
+    """model on device, channels-last where training runs so."""
     model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if device.type in ("cpu", "cuda") else model
+    return model.to(memory_format=torch.channels_last) if _channels_last(device) else model
 
 
 def _open_run_folder(out_dir: Path, config, resume: bool, model, average, optimizer, main_process: bool) -> int:
@@ -228,7 +233,7 @@ def _open_run_folder(out_dir: Path, config, resume: bool, model, average, optimi
 
 def _place(model, data, config: TrainConfig, device, rank: int, world: int):
     """Channels-last weights and batches (CPU and CUDA), DistributedDataParallel under torchrun: (net, batch_at)."""
-    channels_last = device.type in ("cpu", "cuda")
+    channels_last = _channels_last(device)
     _placed(model, device)
     net = model
     if world > 1:
