@@ -185,15 +185,15 @@ def test_a_time_budget_fixes_the_steps_at_the_start_and_keeps_them_on_resume(mir
 
     import shsep.train.budget as training
 
-    config = replace(get_profile("smoke"), time_budget=0.5, checkpoint_every=2)
-    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 0.05)  # 0.465 s / 0.05 s: 9 steps
+    config = replace(get_profile("smoke"), time_budget=500.0, checkpoint_every=2)  # long, so the real seconds spent
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 50.0)  # do not count: 465 / 50: 9
     train(config, tmp_path / "whole", mir1k_root, progress=False)
     decided = json.loads((tmp_path / "whole" / "config.json").read_text())
     assert (decided["steps"], decided["decay_step"]) == (9, 7)  # smoke's ×0.2 at step 16 of 20 moves to 7 of 9
     assert list(read_training_log(tmp_path / "whole")["step"]) == list(range(1, 10))
 
     train(config, tmp_path / "split", mir1k_root, progress=False, stop_after=4)
-    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 0.01)  # faster now: ignored
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 10.0)  # faster now: ignored
     train(config, tmp_path / "split", mir1k_root, resume=True, progress=False)
     whole = read_checkpoint(tmp_path / "whole" / "checkpoint.pt")
     split = read_checkpoint(tmp_path / "split" / "checkpoint.pt")
@@ -216,12 +216,12 @@ def test_a_short_time_budget_trains_the_profiles_cheaper_network_and_keeps_it_on
     from shsep.models import ModelConfig
 
     narrow = ModelConfig("park", channels=4, stacks=2, depth=2, growth=0)
-    config = replace(get_profile("smoke"), time_budget=0.5, checkpoint_every=2, budget_model=narrow)
+    config = replace(get_profile("smoke"), time_budget=500.0, checkpoint_every=2, budget_model=narrow)
     timed = []
 
-    def seconds_per_step(model, *args, **kwargs):  # the profile's network: 0.05 s (9 of 20 steps); the narrow: 0.04
+    def seconds_per_step(model, *args, **kwargs):  # the profile's network: 50 s (9 of 20 steps); the narrow: 40
         timed.append(sum(p.numel() for p in model.parameters()))
-        return 0.05 if len(timed) == 1 else 0.04
+        return 50.0 if len(timed) == 1 else 40.0
 
     monkeypatch.setattr(training, "time_training_steps", seconds_per_step)
     train(config, tmp_path / "short", mir1k_root, progress=False, stop_after=4)
@@ -236,7 +236,7 @@ def test_a_short_time_budget_trains_the_profiles_cheaper_network_and_keeps_it_on
         torch.testing.assert_close(short["model"][key], value, rtol=0, atol=0, msg=key)
 
     timed.clear()
-    monkeypatch.setattr(training, "time_training_steps", lambda model, *a, **k: timed.append(1) or 0.02)  # 23 steps
+    monkeypatch.setattr(training, "time_training_steps", lambda model, *a, **k: timed.append(1) or 20.0)  # 23 steps
     train(config, tmp_path / "long", mir1k_root, progress=False, stop_after=2)
     assert json.loads((tmp_path / "long" / "config.json").read_text())["model"]["channels"] == 8 and len(timed) == 1
 
