@@ -26,6 +26,49 @@ def test_the_shipped_int8_model_is_an_export_of_the_shipped_checkpoint():
     assert network.precision == "int8" and network.target == payload["config"]["target"]
 
 
+def shapes_read_from_float_copies(path) -> int:
+    """How many `Shape` nodes of an ONNX graph read a dequantised tensor (each costs a whole dequantisation)."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    producers = {output: node.op_type for node in graph.node for output in node.output}
+    return sum(producers.get(node.input[0]) == "DequantizeLinear" for node in graph.node if node.op_type == "Shape")
+
+
+def test_the_shipped_int8_model_reads_sizes_from_int8_tensors():
+    assert shapes_read_from_float_copies(int8_model_for(SHIPPED_MODEL)) == 0
+
+
+def test_reading_shapes_before_dequantising_leaves_the_output_unchanged(tmp_path):
+    """The rewiring undone on the shipped graph (every `Shape` back on a float copy) gives the same numbers."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    from shsep.onnx_export import read_shapes_before_dequantising
+
+    model = onnx.load(str(int8_model_for(SHIPPED_MODEL)))
+    producers = {output: node for node in model.graph.node for output in node.output}
+    shapes = [node for node in model.graph.node if node.op_type == "Shape"]
+    assert len(shapes) == 16
+    for index, node in enumerate(shapes):  # as quantisation left them: a dequantised copy read by Shape alone
+        quantise = producers[node.input[0]]
+        assert quantise.op_type == "QuantizeLinear"
+        copy = helper.make_node("DequantizeLinear", [node.input[0], *quantise.input[1:]], [f"float_copy_{index}"])
+        model.graph.node.insert(list(model.graph.node).index(node), copy)
+        node.input[0] = copy.output[0]
+    onnx.save(model, str(tmp_path / "as_quantised.onnx"))
+    assert shapes_read_from_float_copies(tmp_path / "as_quantised.onnx") == 16
+    assert read_shapes_before_dequantising(model) == 16
+    assert not any(node.output[0].startswith("float_copy_") for node in model.graph.node)
+    onnx.save(model, str(tmp_path / "rewired.onnx"))
+    windows = np.random.default_rng(0).random((1, 1, 512, 96), dtype=np.float32) ** 4
+    outputs = [ort.InferenceSession(str(tmp_path / name), providers=["CPUExecutionProvider"]).run(None, {"mixture": windows})
+               for name in ("as_quantised.onnx", "rewired.onnx")]
+    for before, after in zip(*outputs):
+        np.testing.assert_array_equal(before, after)
+
+
 def test_auto_picks_int8_where_an_export_is_beside_the_checkpoint(tmp_path):
     assert resolve_precision("auto", "cpu", SHIPPED_MODEL) == "int8"
     assert resolve_precision("auto", "cpu", tmp_path / "other.pt") in ("fp32", "bf16")
@@ -93,6 +136,7 @@ def test_export_int8_writes_a_network_that_agrees_with_the_checkpoint(tmp_path, 
     assert path == tmp_path / "model.int8.onnx" and not list(tmp_path.glob(".*tmp*"))
     int8 = OnnxNetwork(path)
     assert int8.source_sha1 == file_sha1(checkpoint) and int8.target == config["target"]
+    assert shapes_read_from_float_copies(path) == 0
     reference = TorchNetwork(model, config["target"], "cpu")
     windows = (np.random.default_rng(1).random((2, 1, 512, 80), dtype=np.float32) ** 6)
     for expected, got in zip(reference(windows), int8(windows)):

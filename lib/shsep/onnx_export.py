@@ -6,7 +6,8 @@ magnitudes (`targets.estimate_sources`), with the frame axis dynamic. Quantisati
 QDQ scheme: weights int8 per output channel in 7 bits of range (AVX2's u8×s8 dot products cannot saturate),
 activations uint8 with 99.999-percentile ranges calibrated on MIR-1K *training* clips (the validation songs
 left out, so that the int8 model's figures on them are a fair check); `nodes_kept_float` and the operators
-outside `QUANTISED_OPS` stay float. The measurements behind each choice: docs/speed.md.
+outside `QUANTISED_OPS` stay float; the upsamplings read their target size from the int8 tensors
+(`read_shapes_before_dequantising`). The measurements behind each choice: docs/speed.md.
 Needs torch, onnx and onnxruntime; separating with the result needs only onnxruntime.
 """
 from __future__ import annotations
@@ -43,6 +44,28 @@ def nodes_kept_float(model) -> list[str]:
             if node.input[0] == "mixture" or min(weight[:2]) <= 2:
                 kept.append(node.name)
     return kept
+
+
+def read_shapes_before_dequantising(model) -> int:
+    """Point every `Shape` that reads a dequantised tensor at the int8 tensor instead; returns how many.
+
+    The size-matched upsampling (`F.interpolate(size=skip.shape)`) reads the skip's shape. After quantisation that
+    `Shape` reads the skip's float copy, so ONNX Runtime dequantises (and transposes out of its int8 layout) a whole
+    activation only to learn its size: 16 of the graph's 21 dequantisations. Both tensors have one shape, so the
+    output is unchanged, bit for bit; the dequantisations left without readers are dropped."""
+    producers = {output: node for node in model.graph.node for output in node.output}
+    rewired = 0
+    for node in model.graph.node:
+        source = producers.get(node.input[0]) if node.op_type == "Shape" else None
+        if source is not None and source.op_type == "DequantizeLinear":
+            node.input[0] = source.input[0]
+            rewired += 1
+    read = {name for node in model.graph.node for name in node.input} | {out.name for out in model.graph.output}
+    unread = [node for node in model.graph.node
+              if node.op_type == "DequantizeLinear" and not any(name in read for name in node.output)]
+    for node in unread:
+        model.graph.node.remove(node)
+    return rewired
 
 
 def export_float_onnx(checkpoint: str | os.PathLike, destination: str | os.PathLike) -> dict:
@@ -130,6 +153,7 @@ def export_int8(checkpoint: str | os.PathLike, destination: str | os.PathLike | 
                         op_types_to_quantize=list(op_types),
                         nodes_to_exclude=list(exclude))
         model = onnx.load(str(quantised))
+        read_shapes_before_dequantising(model)
         metadata |= {"precision": "int8", "calibration": f"{len(windows)} training clips, {method}"}
         for key, value in metadata.items():
             entry = model.metadata_props.add()
