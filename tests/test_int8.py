@@ -149,3 +149,13 @@ def test_a_damaged_int8_model_is_a_clear_error(tmp_path):
     damaged.write_bytes(b"not an onnx graph")
     with pytest.raises(ValueError, match="cannot read the int8 model"):
         OnnxNetwork(damaged)
+
+
+def test_the_session_without_the_nchwc_rewrite_gives_the_default_sessions_numbers():
+    import onnxruntime as ort
+
+    network = OnnxNetwork(int8_model_for(SHIPPED_MODEL))
+    default = ort.InferenceSession(str(network.path), providers=["CPUExecutionProvider"])
+    windows = np.random.default_rng(2).random((1, 1, 512, 128), dtype=np.float32) ** 4
+    for expected, got in zip(default.run(None, {"mixture": windows}), network(windows)):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
