@@ -93,8 +93,8 @@ class OnnxNetwork:
 
 
 # ONNX Runtime's NCHWc rewrite of the few float convolutions (the first one, the mask heads and their links)
-# wraps each in layout reorders that cost more than they save on this small network; without it the output is
-# the same, bit for bit, and a window about 10 % faster (docs/speed.md).
+# wraps each in layout reorders that cost more than they save on this small network; without it a window is
+# about 10 % faster, and its output the same up to a rare flipped int8 rounding (docs/speed.md).
 DISABLED_OPTIMISERS = ["NchwcTransformer"]
 
 
