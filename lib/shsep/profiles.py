@@ -16,8 +16,8 @@
   minutes of training on 2 cores of a Zen 4 EPYC (bf16); in fp32 (CPUs without native bf16) about 3 hours,
   where ``--time-budget 2h`` trains the steps that fit instead: where they are under half the recipe's, the
   network of 16 channels +16 per pooling (0.63 M parameters, ``budget_model``) for the steps it fits, which
-  scored higher on the validation songs than the 24-channel network at the same training compute (two seeds,
-  +0.84 / +0.73 dB in their mean).
+  scored higher on the validation songs than the 24-channel network at the same training compute (two seeds a
+  side, +0.67 / +0.52 dB in their means).
 * ``cpu-park-recipe``: the same network on Park's recipe (5000 steps of 4 real windows, ×0.2 at 80%), the
   shipped model before the recipe; per step of 4 patches on 2 cores: 24 ch +24 growth 0.53 s; 32 ch +0
   0.58 s (0.27 M params); 32 ch +16 0.78 s; 32 ch +32 1.22 s; Park's full model about 80 s.
