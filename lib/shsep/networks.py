@@ -46,6 +46,12 @@ class TorchNetwork:
         return accompaniment.cpu().numpy(), voice.cpu().numpy()
 
 
+# ONNX Runtime's NCHWc rewrite of the few float convolutions (the first one, the mask heads and their links)
+# wraps each in layout reorders that cost more than they save on this small network; without it a window is
+# about 10 % faster, and its output the same up to a rare flipped int8 rounding (docs/speed.md).
+DISABLED_OPTIMISERS = ["NchwcTransformer"]
+
+
 class OnnxNetwork:
     """An exported network (`onnx_export.export_int8`) run by ONNX Runtime on the CPU.
 
@@ -90,12 +96,6 @@ class OnnxNetwork:
         accompaniment, voice = self.runner.run(None, {"mixture": np.ascontiguousarray(windows, dtype=np.float32)},
                                                 self._shrinking if self.shrink_arena else None)
         return accompaniment, voice
-
-
-# ONNX Runtime's NCHWc rewrite of the few float convolutions (the first one, the mask heads and their links)
-# wraps each in layout reorders that cost more than they save on this small network; without it a window is
-# about 10 % faster, and its output the same up to a rare flipped int8 rounding (docs/speed.md).
-DISABLED_OPTIMISERS = ["NchwcTransformer"]
 
 
 def torch_like_threads() -> int:

@@ -50,9 +50,9 @@ def read_shapes_before_dequantising(model) -> int:
     """Point every `Shape` that reads a dequantised tensor at the int8 tensor instead; returns how many.
 
     The size-matched upsampling (`F.interpolate(size=skip.shape)`) reads the skip's shape. After quantisation that
-    `Shape` reads the skip's float copy, so ONNX Runtime dequantises (and transposes out of its int8 layout) a whole
-    activation only to learn its size: 16 of the graph's 21 dequantisations. Both tensors have one shape, so the
-    output is unchanged, bit for bit; the dequantisations left without readers are dropped."""
+    `Shape` reads the skip's float copy, so ONNX Runtime dequantises (and transposes out of its int8 layout) a
+    whole activation only to learn its size: 16 of the 21 dequantisations of its optimised graph. Both tensors
+    have one shape, so the output is unchanged, bit for bit; the dequantisations left without readers are dropped."""
     producers = {output: node for node in model.graph.node for output in node.output}
     rewired = 0
     for node in model.graph.node:

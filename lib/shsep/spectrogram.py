@@ -74,7 +74,7 @@ def stft(signals: np.ndarray, n_fft: int, hop_length: int, num_bins: int | None 
     views = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop_length][:, :frames]
     window = hann_window(n_fft)
     by_frame = np.empty((signals.shape[0], frames, num_bins), np.complex64)
-    from scipy import fft  # its float32 rfft: about 2.5x numpy's 2.x here; imported on first use
+    from scipy import fft  # float32 in, complex64 out: this STFT 1.9x faster than numpy's (docs/speed.md)
 
     for first in range(0, frames, FRAMES_PER_CHUNK):
         chunk = fft.rfft(views[:, first: first + FRAMES_PER_CHUNK] * window, axis=-1)
