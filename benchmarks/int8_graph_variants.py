@@ -8,8 +8,9 @@ two one-thread ONNX Runtime instances (`InferenceSession`s). Printed, never asse
   then seconds per 512-frame window.
 * agreement: GNSDR of the previous and the current graph and settings on the 15 validation-song clips, both
   windowings, both paths (the shipped model trained on those songs: this checks agreement, not quality).
-* instances: 40 windows of 512 frames (a 10-minute song's long windows) through one instance of two threads or
-  two of one thread each, two windows at once; each in its own process, for its peak memory.
+* instances: a 5- and a 10-minute song separated with the defaults (work only, no start-up), the network in one
+  instance of two threads with ONNX Runtime's memory pattern (before), without it, or in two instances of one
+  thread each, two windows at once (the default); each in its own process, for its peak memory, twice.
 """
 from __future__ import annotations
 
@@ -24,11 +25,11 @@ import time
 import numpy as np
 
 
-def _network(graph: str, nchwc: bool, threads: int | None = None):
+def _network(graph: str, nchwc: bool, threads: int | None = None, instances: int = 1):
     import shsep.networks as networks
 
-    networks.DISABLED_OPTIMISERS = None if nchwc else ["NchwcTransformer"]  # read when the instance is made
-    return networks.OnnxNetwork(graph, threads=threads)
+    networks.DISABLED_OPTIMISERS = None if nchwc else ["NchwcTransformer"]  # read when an instance is made
+    return networks.OnnxNetwork(graph, threads=threads, instances=instances)
 
 
 def _separator(network, windowing: str = "long"):
@@ -104,23 +105,33 @@ def agreement(previous: str, current: str) -> None:
                       f"{summary['voice_gnsdr']:.3f} accompaniment {summary['accompaniment_gnsdr']:.3f} GNSDR")
 
 
-def instances_phase(current: str, layout: str) -> None:
-    from concurrent.futures import ThreadPoolExecutor
+INSTANCE_LAYOUTS = {  # name: (instances, ONNX Runtime's memory pattern)
+    "before": (1, True), "one": (1, False), "two": (2, False)}
 
-    windows = [np.random.default_rng(i).random((1, 1, 512, 512), dtype=np.float32) ** 4 for i in range(40)]
+
+def instances_phase(current: str, layout: str, minutes: str) -> None:
+    """One process: a song of `minutes` separated with the defaults, its network laid out as `layout`."""
+    import soundfile as sf
+
+    import shsep.networks as networks
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from benchmark import _write_song
+
+    with tempfile.TemporaryDirectory() as scratch:
+        song = os.path.join(scratch, "song.wav")
+        _write_song(song, int(minutes))
+        audio, rate = sf.read(song, dtype="float32", always_2d=True)
+    instances, networks.MEMORY_PATTERN = INSTANCE_LAYOUTS[layout]
+    separator = _separator(_network(current, False, threads=2, instances=instances))
     started = time.perf_counter()
-    if layout == "one":
-        network = _network(current, False, threads=2)
-        for window in windows:
-            network(window)
-    else:
-        networks = [_network(current, False, threads=1) for _ in range(2)]
-        with ThreadPoolExecutor(2) as pool:
-            for first in range(0, len(windows), 2):
-                list(pool.map(lambda pair: pair[0](pair[1]), zip(networks, windows[first: first + 2])))
+    separator.separate_full_band(audio.T, rate)
+    seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    label = {"one": "one instance of 2 threads", "two": "two instances of 1 thread, 2 windows at once"}[layout]
-    print(f"{label:55s} {time.perf_counter() - started:.2f} s for 40 windows, peak RSS {peak:.0f} MiB")
+    label = {"before": "one instance of 2 threads, memory pattern", "one": "one instance of 2 threads",
+             "two": "two instances of 1 thread (default)"}[layout]
+    print(f"{minutes:>2} min song, {label:42s} {seconds:.2f} s ({seconds / int(minutes):.3f} s per minute), "
+          f"peak RSS {peak:.0f} MiB")
 
 
 def main() -> None:
@@ -131,11 +142,11 @@ def main() -> None:
     parser.add_argument("--previous", help="an int8 graph to compare with the shipped one (see above)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", nargs="+", choices=["speed", "agreement", "instances"])
-    parser.add_argument("--phase", nargs=1, help=argparse.SUPPRESS)
+    parser.add_argument("--phase", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     current = str(int8_model_for(SHIPPED_MODEL))
     if args.phase:
-        return instances_phase(current, args.phase[0])
+        return instances_phase(current, *args.phase)
     parts = args.only or ["speed", "agreement", "instances"]
     if {"speed", "agreement"} & set(parts) and not args.previous:
         parser.error("speed and agreement compare with --previous GRAPH (see the usage above)")
@@ -144,9 +155,10 @@ def main() -> None:
     if "agreement" in parts:
         agreement(args.previous, current)
     if "instances" in parts:
-        for _ in range(2):
-            for layout in ("one", "two"):
-                subprocess.run([sys.executable, __file__, "--phase", layout], check=True)
+        for minutes in ("5", "10"):
+            for _ in range(2):
+                for layout in INSTANCE_LAYOUTS:
+                    subprocess.run([sys.executable, __file__, "--phase", layout, minutes], check=True)
 
 
 if __name__ == "__main__":
