@@ -171,6 +171,8 @@ def test_windows_run_side_by_side_in_two_instances_give_the_same_numbers():
     paired = OnnxNetwork(int8_model_for(SHIPPED_MODEL), threads=2, instances=2)
     assert (single.windows_at_once, paired.windows_at_once) == (1, 2)
     windows = np.random.default_rng(3).random((3, 1, 512, 96), dtype=np.float32) ** 4
+    paired(windows[:1])  # a lone window first: all the threads in one instance, the pair not made yet
+    assert list(paired._runners) == [(1, 2)]
     for expected, got in zip(single(windows), paired(windows)):
         assert got.shape == expected.shape == (3, 512, 96)
         assert np.mean(~np.isclose(got, expected, rtol=1e-5, atol=1e-7)) < 1e-3

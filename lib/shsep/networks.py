@@ -119,12 +119,15 @@ class OnnxNetwork:
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         windows = np.ascontiguousarray(windows, dtype=np.float32)
-        if self.shrink_arena or self.instances == 1:
+        side_by_side = (self.instances, max(1, self.threads // self.instances))
+        # A lone window runs in all the threads, unless the side-by-side instances already hold their memory (the
+        # last of an odd count): no third arena, and a short file never makes the extra instances.
+        if self.shrink_arena or self.instances == 1 or (len(windows) == 1 and side_by_side not in self._runners):
             runner = self._instances(1, self.threads)[0]
             accompaniment, voice = runner.run(None, {"mixture": windows},
                                               self._shrinking if self.shrink_arena else None)
             return accompaniment, voice
-        runners = self._instances(self.instances, max(1, self.threads // self.instances))
+        runners = self._instances(*side_by_side)
         parts = [part for part in np.array_split(windows, len(runners)) if len(part)]
         if len(parts) == 1:
             accompaniment, voice = runners[0].run(None, {"mixture": parts[0]})
