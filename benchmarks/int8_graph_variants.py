@@ -8,9 +8,10 @@ two one-thread ONNX Runtime instances (`InferenceSession`s). Printed, never asse
   then seconds per 512-frame window.
 * agreement: GNSDR of the previous and the current graph and settings on the 15 validation-song clips, both
   windowings, both paths (the shipped model trained on those songs: this checks agreement, not quality).
-* instances: a 5- and a 10-minute song separated with the defaults (work only, no start-up), the network in one
-  instance of two threads with ONNX Runtime's memory pattern (before), without it, or in two instances of one
-  thread each, two windows at once (the default); each in its own process, for its peak memory, twice.
+* instances: a song separated as `shsep separate` does it (work only, no start-up), the network in one instance
+  of two threads with ONNX Runtime's memory pattern (the setting before), without it (the default), or in two
+  one-thread instances, two windows at once (`TwoInstances`); each in its own process, for its peak memory: 5 minutes
+  (--rounds times), 10 minutes, and 10 minutes with `--wiener 1` (one instance, shrinking its memory).
 """
 from __future__ import annotations
 
@@ -25,11 +26,38 @@ import time
 import numpy as np
 
 
-def _network(graph: str, nchwc: bool, threads: int | None = None, instances: int = 1):
+def _network(graph: str, nchwc: bool, threads: int | None = None, memory_pattern: bool = False):
     import shsep.networks as networks
 
-    networks.DISABLED_OPTIMISERS = None if nchwc else ["NchwcTransformer"]  # read when an instance is made
-    return networks.OnnxNetwork(graph, threads=threads, instances=instances)
+    networks.DISABLED_OPTIMISERS = None if nchwc else ["NchwcTransformer"]  # read when the instance is made
+    network = networks.OnnxNetwork(graph, threads=threads)
+    if memory_pattern:  # the same instance again, with ONNX Runtime's memory pattern (the setting before)
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = network.runner.get_session_options().intra_op_num_threads, 1
+        options.log_severity_level, options.enable_mem_pattern = 3, True
+        network.runner = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"],
+                                                      disabled_optimizers=networks.DISABLED_OPTIMISERS)
+    return network
+
+
+class TwoInstances:
+    """Two one-thread instances of the int8 network, each taking half of a call's windows, side by side (ONNX
+    Runtime releases the GIL while it runs); a lone window goes to the first. Stands in for `OnnxNetwork`."""
+
+    def __init__(self, graph: str):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.halves = [_network(graph, False, threads=1) for _ in range(2)]
+        first = self.halves[0]
+        self.target, self.front_end = first.target, first.front_end
+        self.pool = ThreadPoolExecutor(2)
+
+    def __call__(self, windows):
+        parts = [part for part in np.array_split(windows, 2) if len(part)]
+        results = list(self.pool.map(lambda job: job[0](job[1]), zip(self.halves, parts)))
+        return tuple(np.concatenate([result[k] for result in results]) for k in range(2))
 
 
 def _separator(network, windowing: str = "long"):
@@ -105,15 +133,21 @@ def agreement(previous: str, current: str) -> None:
                       f"{summary['voice_gnsdr']:.3f} accompaniment {summary['accompaniment_gnsdr']:.3f} GNSDR")
 
 
-INSTANCE_LAYOUTS = {  # name: (instances, ONNX Runtime's memory pattern)
-    "before": (1, True), "one": (1, False), "two": (2, False)}
+LAYOUT_LABELS = {"pattern": "one instance of 2 threads, memory pattern (before)",
+                 "one": "one instance of 2 threads (default)", "two": "two instances of 1 thread"}
 
 
-def instances_phase(current: str, layout: str, minutes: str) -> None:
-    """One process: a song of `minutes` separated with the defaults, its network laid out as `layout`."""
-    import soundfile as sf
+def _laid_out_separator(graph: str, layout: str):
+    separator = _separator(_network(graph, False, threads=2, memory_pattern=layout == "pattern"))
+    if layout == "two":
+        separator.network, separator.batch_size = TwoInstances(graph), 2
+    return separator
 
-    import shsep.networks as networks
+
+def instances_phase(current: str, layout: str, minutes: str, wiener: str = "0") -> None:
+    """One process: a song of `minutes` separated as `shsep separate` does it (block by block, stems written), its
+    network laid out as `layout`; the work's seconds (no start-up) and the process's peak memory."""
+    from shsep.predict import separate_file
 
     sys.path.insert(0, os.path.dirname(__file__))
     from benchmark import _write_song
@@ -121,17 +155,13 @@ def instances_phase(current: str, layout: str, minutes: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         song = os.path.join(scratch, "song.wav")
         _write_song(song, int(minutes))
-        audio, rate = sf.read(song, dtype="float32", always_2d=True)
-    instances, networks.MEMORY_PATTERN = INSTANCE_LAYOUTS[layout]
-    separator = _separator(_network(current, False, threads=2, instances=instances))
-    started = time.perf_counter()
-    separator.separate_full_band(audio.T, rate)
-    seconds = time.perf_counter() - started
+        separator = _laid_out_separator(current, layout)
+        started = time.perf_counter()
+        separate_file(separator, song, scratch, wiener_iterations=int(wiener), progress=False)
+        seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    label = {"before": "one instance of 2 threads, memory pattern", "one": "one instance of 2 threads",
-             "two": "two instances of 1 thread (default)"}[layout]
-    print(f"{minutes:>2} min song, {label:42s} {seconds:.2f} s ({seconds / int(minutes):.3f} s per minute), "
-          f"peak RSS {peak:.0f} MiB")
+    print(f"{minutes:>2} min song{' + Wiener 1' if wiener != '0' else '':11s}, {LAYOUT_LABELS[layout]:42s} "
+          f"{seconds:.2f} s ({seconds / int(minutes):.3f} s per minute), peak RSS {peak:.0f} MiB")
 
 
 def main() -> None:
@@ -142,7 +172,7 @@ def main() -> None:
     parser.add_argument("--previous", help="an int8 graph to compare with the shipped one (see above)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", nargs="+", choices=["speed", "agreement", "instances"])
-    parser.add_argument("--phase", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     current = str(int8_model_for(SHIPPED_MODEL))
     if args.phase:
@@ -155,10 +185,10 @@ def main() -> None:
     if "agreement" in parts:
         agreement(args.previous, current)
     if "instances" in parts:
-        for minutes in ("5", "10"):
-            for _ in range(2):
-                for layout in INSTANCE_LAYOUTS:
-                    subprocess.run([sys.executable, __file__, "--phase", layout, minutes], check=True)
+        for minutes, wiener in (("5", "0"), ("10", "0"), ("10", "1")):
+            for _ in range(args.rounds if minutes == "5" else 1):
+                for layout in LAYOUT_LABELS if wiener == "0" else ("pattern", "one"):
+                    subprocess.run([sys.executable, __file__, "--phase", layout, minutes, wiener], check=True)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def test_separator_runs_where_the_model_is():
     """Validation during GPU training hands a CUDA model over without naming a device (a crash once)."""
     model = build_model(ModelConfig("park", channels=8, stacks=1, depth=2)).to("meta")
     separator = Separator(model)
-    assert separator.device.type == "meta" and separator.windows_per_pass == 1
+    assert separator.device.type == "meta" and separator.batch_size == 1
     named = Separator(build_model(ModelConfig("park", channels=8, stacks=1, depth=2)), device="cpu")
     assert named.device.type == "cpu" and next(named.model.parameters()).device.type == "cpu"
 

@@ -50,106 +50,55 @@ class TorchNetwork:
 # wraps each in layout reorders that cost more than they save on this small network; without it a window is
 # about 10 % faster, and its output the same up to a rare flipped int8 rounding (docs/speed.md).
 DISABLED_OPTIMISERS = ["NchwcTransformer"]
-# ONNX Runtime's memory pattern plans one block for all of a window's tensors: no faster here, and about 110 MiB
-# more per instance for a 512-frame window (docs/speed.md).
-MEMORY_PATTERN = False
 
 
 class OnnxNetwork:
     """An exported network (`onnx_export.export_int8`) run by ONNX Runtime on the CPU.
 
     Its metadata carries what separation needs from the checkpoint: the target, the front end, the precision.
-    Several windows in one call run side by side in `instances` ONNX Runtime instances (`InferenceSession`s) that
-    share the threads: two instances of one thread each ran a song's windows 1.2x as fast as one instance of two
-    threads (docs/speed.md). Each instance keeps its own memory arena, so `shrink_arena` (the Wiener path's
-    memory bound) runs every window in a single instance of all the threads instead.
     """
 
     device = "cpu"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None, instances: int | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None):
         try:
             import onnxruntime
         except ImportError:
             raise ValueError("int8 separation needs ONNX Runtime: pip install onnxruntime "
                              "(or choose --precision fp32)") from None
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ValueError(f"no int8 model at {self.path}: make one with `shsep export-int8` (see docs/speed.md)")
-        self.threads = threads or torch_like_threads()
-        self.instances = max(1, min(int(instances or DEFAULT_INSTANCES), self.threads))
-        self._runners: dict[tuple[int, int], list] = {}  # (instances, threads each) -> InferenceSessions, made on use
-        runner = self._instances(1, self.threads)[0]  # the file is checked here, before any window runs
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no int8 model at {path}: make one with `shsep export-int8` (see docs/speed.md)")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch_like_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
+        # No memory pattern (one block planned for all of a window's tensors): about 100 MiB less at the default's
+        # peak, and no slower (docs/speed.md)
+        options.enable_mem_pattern = False
+        try:
+            self.runner = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                                       disabled_optimizers=DISABLED_OPTIMISERS)
+        except Exception as error:  # onnxruntime raises its own types for a damaged or foreign file
+            raise ValueError(f"cannot read the int8 model {path} ({type(error).__name__}): make it again with "
+                             "`shsep export-int8`") from None
         # ONNX Runtime's memory arena makes a window 1.7x faster than plain allocations but keeps about 300 MB;
         # `shrink_arena` hands it back after each window (about 1.4x slower in all), for the Wiener path, whose
         # own arrays would otherwise take the peak past 1 GiB.
         self.shrink_arena = False
         self._shrinking = onnxruntime.RunOptions()
         self._shrinking.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        metadata = runner.get_modelmeta().custom_metadata_map
+        metadata = self.runner.get_modelmeta().custom_metadata_map
+        self.path = path
         self.target = metadata.get("target", "masks")
         self.front_end = json.loads(metadata.get("front_end", "{}"))
         self.precision = metadata.get("precision", "int8")
         self.source_sha1 = metadata.get("source_sha1")
 
-    @property
-    def windows_at_once(self) -> int:
-        """How many windows a call runs side by side: what `Separator` batches for this network."""
-        return 1 if self.shrink_arena else self.instances
-
-    def _instances(self, count: int, threads_each: int) -> list:
-        """`count` InferenceSessions of `threads_each` threads, made once and kept."""
-        import onnxruntime
-
-        key = (count, threads_each)
-        if key not in self._runners:
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads_each
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
-            options.enable_mem_pattern = MEMORY_PATTERN
-            try:
-                self._runners[key] = [onnxruntime.InferenceSession(
-                    str(self.path), options, providers=["CPUExecutionProvider"],
-                    disabled_optimizers=DISABLED_OPTIMISERS) for _ in range(count)]
-            except Exception as error:  # onnxruntime raises its own types for a damaged or foreign file
-                raise ValueError(f"cannot read the int8 model {self.path} ({type(error).__name__}): make it again "
-                                 "with `shsep export-int8`") from None
-        return self._runners[key]
-
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        windows = np.ascontiguousarray(windows, dtype=np.float32)
-        side_by_side = (self.instances, max(1, self.threads // self.instances))
-        # A lone window runs in all the threads, unless the side-by-side instances already hold their memory (the
-        # last of an odd count): no third arena, and a short file never makes the extra instances.
-        if self.shrink_arena or self.instances == 1 or (len(windows) == 1 and side_by_side not in self._runners):
-            runner = self._instances(1, self.threads)[0]
-            accompaniment, voice = runner.run(None, {"mixture": windows},
-                                              self._shrinking if self.shrink_arena else None)
-            return accompaniment, voice
-        runners = self._instances(*side_by_side)
-        parts = [part for part in np.array_split(windows, len(runners)) if len(part)]
-        if len(parts) == 1:
-            accompaniment, voice = runners[0].run(None, {"mixture": parts[0]})
-            return accompaniment, voice
-        results = list(_thread_pool(len(parts)).map(lambda job: job[0].run(None, {"mixture": job[1]}),
-                                                     zip(runners, parts)))
-        return (np.concatenate([result[0] for result in results]),
-                np.concatenate([result[1] for result in results]))
-
-
-# How many ONNX Runtime instances share the threads when a call brings several windows (see OnnxNetwork).
-DEFAULT_INSTANCES = 2
-_POOLS: dict = {}
-
-
-def _thread_pool(workers: int):
-    """A thread pool kept for the process: ONNX Runtime releases the GIL while an instance runs."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    if workers not in _POOLS:
-        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="onnxruntime-instance")
-    return _POOLS[workers]
+        accompaniment, voice = self.runner.run(None, {"mixture": np.ascontiguousarray(windows, dtype=np.float32)},
+                                                self._shrinking if self.shrink_arena else None)
+        return accompaniment, voice
 
 
 def torch_like_threads() -> int:

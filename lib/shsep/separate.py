@@ -117,7 +117,7 @@ def fitted_windows(num_frames: int, window: int, step: int, patch: int = 64) -> 
 
 class Separator:
     """A trained network plus sliding windows; `batch_size` windows go through the network at once
-    (default: see `windows_per_pass`).
+    (default: 16 on CUDA, 1 on CPU).
 
     model: a PyTorch module (run by `networks.TorchNetwork`), or an `networks.OnnxNetwork` (int8; its target and
         precision come with it; `from_checkpoint` with precision "int8" or "auto" loads one).
@@ -147,9 +147,8 @@ class Separator:
         self.target = target
         self.front_end = front_end
         # Batching windows pays on a GPU (the report's speed-up); on CPU the benchmark measured one window
-        # per pass as faster for the cpu model (benchmarks/benchmark.py), and the int8 network runs as many
-        # at once as it has instances (`windows_per_pass`).
-        self.batch_size = max(1, int(batch_size)) if batch_size else None
+        # per pass as faster for the cpu model (benchmarks/benchmark.py).
+        self.batch_size = max(1, int(batch_size or (16 if str(self.device).startswith("cuda") else 1)))
         self.park_istft_quirk = park_istft_quirk
         if windowing not in WINDOWINGS:
             raise ValueError(f"windowing must be one of {tuple(WINDOWINGS)}, not {windowing!r}")
@@ -161,16 +160,6 @@ class Separator:
         if not isinstance(shifts, (int, np.integer)) or shifts < 1:
             raise ValueError(f"shifts must be a whole number of at least 1, not {shifts!r}")
         self.shifts = int(shifts)
-
-    @property
-    def windows_per_pass(self) -> int:
-        """Windows stacked into one call of the network: `batch_size` where given, else 16 on a GPU, the int8
-        network's `windows_at_once` (its instances; 1 while it shrinks its memory), and 1 for PyTorch on a CPU."""
-        if self.batch_size:
-            return self.batch_size
-        if str(self.device).startswith("cuda"):
-            return 16
-        return getattr(self.network, "windows_at_once", 1)
 
     def shift_offsets(self) -> list[int]:
         """The frame offsets the windows are laid at: k·(half a patch)/shifts for k < shifts."""
@@ -231,9 +220,8 @@ class Separator:
         plan = window_plan(padded.shape[-1], window, step)
         accompaniment = np.zeros_like(padded)
         voice = np.zeros_like(padded)
-        per_pass = self.windows_per_pass
-        for first in range(0, len(plan), per_pass):
-            chunk = plan[first: first + per_pass]
+        for first in range(0, len(plan), self.batch_size):
+            chunk = plan[first: first + self.batch_size]
             windows = np.stack([padded[:, s: s + window] for s, _, _ in chunk])[:, None]
             acc, voc = self.network(windows)
             for (start, keep_from, keep_to), a, v in zip(chunk, acc, voc):
