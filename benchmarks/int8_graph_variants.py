@@ -8,7 +8,8 @@ two one-thread ONNX Runtime instances (`InferenceSession`s). Printed, never asse
   then seconds per 512-frame window.
 * agreement: GNSDR of the previous and the current graph and settings on the 15 validation-song clips, both
   windowings, both paths (the shipped model trained on those songs: this checks agreement, not quality).
-* instances: a song separated as `shsep separate` does it (work only, no start-up), the network in one instance
+* instances: first the network alone (40 windows of 512 frames, a 10-minute song's long windows, twice), then a
+  song separated as `shsep separate` does it (work only, no start-up), the network in one instance
   of two threads with ONNX Runtime's memory pattern (the setting before), without it (the default), or in two
   one-thread instances, two windows at once (`TwoInstances`); each in its own process, for its peak memory: 5 minutes
   (--rounds times), 10 minutes, and 10 minutes with `--wiener 1` (one instance, shrinking its memory).
@@ -152,6 +153,8 @@ def instances_phase(current: str, layout: str, minutes: str, wiener: str = "0") 
     sys.path.insert(0, os.path.dirname(__file__))
     from benchmark import _write_song
 
+    if minutes == "windows":  # the network alone: 40 windows of 512 frames, a 10-minute song's long windows
+        return _windows_phase(current, layout)
     with tempfile.TemporaryDirectory() as scratch:
         song = os.path.join(scratch, "song.wav")
         _write_song(song, int(minutes))
@@ -162,6 +165,18 @@ def instances_phase(current: str, layout: str, minutes: str, wiener: str = "0") 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{minutes:>2} min song{' + Wiener 1' if wiener != '0' else '':11s}, {LAYOUT_LABELS[layout]:42s} "
           f"{seconds:.2f} s ({seconds / int(minutes):.3f} s per minute), peak RSS {peak:.0f} MiB")
+
+
+def _windows_phase(current: str, layout: str) -> None:
+    network = TwoInstances(current) if layout == "two" else _network(current, False, threads=2)
+    windows = np.random.default_rng(0).random((40, 1, 512, 512), dtype=np.float32) ** 4
+    per_call = 2 if layout == "two" else 1
+    started = time.perf_counter()
+    for first in range(0, len(windows), per_call):
+        network(windows[first: first + per_call])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"network alone, 40 windows, {LAYOUT_LABELS[layout]:42s} {time.perf_counter() - started:.2f} s, "
+          f"peak RSS {peak:.0f} MiB")
 
 
 def main() -> None:
@@ -185,6 +200,9 @@ def main() -> None:
     if "agreement" in parts:
         agreement(args.previous, current)
     if "instances" in parts:
+        for _ in range(2):
+            for layout in ("one", "two"):
+                subprocess.run([sys.executable, __file__, "--phase", layout, "windows"], check=True)
         for minutes, wiener in (("5", "0"), ("10", "0"), ("10", "1")):
             for _ in range(args.rounds if minutes == "5" else 1):
                 for layout in LAYOUT_LABELS if wiener == "0" else ("pattern", "one"):

@@ -166,5 +166,16 @@ def test_the_session_without_the_nchwc_rewrite_gives_the_default_sessions_number
 
 def test_the_int8_network_runs_without_onnxruntimes_memory_pattern():
     """About 100 MiB less at the default's peak, no slower (docs/speed.md, `--only instances`)."""
+    import onnxruntime as ort
+
+    from shsep.networks import DISABLED_OPTIMISERS
+
     network = OnnxNetwork(int8_model_for(SHIPPED_MODEL))
     assert network.runner.get_session_options().enable_mem_pattern is False
+    options = ort.SessionOptions()
+    options.enable_mem_pattern = True
+    with_pattern = ort.InferenceSession(str(network.path), options, providers=["CPUExecutionProvider"],
+                                        disabled_optimizers=DISABLED_OPTIMISERS)
+    windows = np.random.default_rng(4).random((1, 1, 512, 128), dtype=np.float32) ** 4
+    for expected, got in zip(with_pattern.run(None, {"mixture": windows}), network(windows)):
+        np.testing.assert_array_equal(got, expected)  # it plans memory, not arithmetic
