@@ -30,17 +30,10 @@ import numpy as np
 def _network(graph: str, nchwc: bool, threads: int | None = None, memory_pattern: bool = False):
     import shsep.networks as networks
 
-    networks.DISABLED_OPTIMISERS = None if nchwc else ["NchwcTransformer"]  # read when the instance is made
-    network = networks.OnnxNetwork(graph, threads=threads)
-    if memory_pattern:  # the same instance again, with ONNX Runtime's memory pattern (the setting before)
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = network.runner.get_session_options().intra_op_num_threads, 1
-        options.log_severity_level, options.enable_mem_pattern = 3, True
-        network.runner = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"],
-                                                      disabled_optimizers=networks.DISABLED_OPTIMISERS)
-    return network
+    # both read when the instance is made; the memory pattern was on before (docs/speed.md)
+    networks.DISABLED_OPTIMISERS = None if nchwc else ["NchwcTransformer"]
+    networks.MEMORY_PATTERN = memory_pattern
+    return networks.OnnxNetwork(graph, threads=threads)
 
 
 class TwoInstances:
@@ -148,13 +141,13 @@ def _laid_out_separator(graph: str, layout: str):
 def instances_phase(current: str, layout: str, minutes: str, wiener: str = "0") -> None:
     """One process: a song of `minutes` separated as `shsep separate` does it (block by block, stems written), its
     network laid out as `layout`; the work's seconds (no start-up) and the process's peak memory."""
+    if minutes == "windows":  # the network alone: 40 windows of 512 frames, a 10-minute song's long windows
+        return _windows_phase(current, layout)
     from shsep.predict import separate_file
 
     sys.path.insert(0, os.path.dirname(__file__))
     from benchmark import _write_song
 
-    if minutes == "windows":  # the network alone: 40 windows of 512 frames, a 10-minute song's long windows
-        return _windows_phase(current, layout)
     with tempfile.TemporaryDirectory() as scratch:
         song = os.path.join(scratch, "song.wav")
         _write_song(song, int(minutes))

@@ -50,6 +50,9 @@ class TorchNetwork:
 # wraps each in layout reorders that cost more than they save on this small network; without it a window is
 # about 10 % faster, and its output the same up to a rare flipped int8 rounding (docs/speed.md).
 DISABLED_OPTIMISERS = ["NchwcTransformer"]
+# ONNX Runtime's memory pattern (one block planned for all of a window's tensors) stays off: about 100 MiB less at
+# the default's peak, and no slower (docs/speed.md).
+MEMORY_PATTERN = False
 
 
 class OnnxNetwork:
@@ -73,9 +76,7 @@ class OnnxNetwork:
         options.intra_op_num_threads = threads or torch_like_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
-        # No memory pattern (one block planned for all of a window's tensors): about 100 MiB less at the default's
-        # peak, and no slower (docs/speed.md)
-        options.enable_mem_pattern = False
+        options.enable_mem_pattern = MEMORY_PATTERN
         try:
             self.runner = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
                                                        disabled_optimizers=DISABLED_OPTIMISERS)
