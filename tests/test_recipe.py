@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from shsep.data import DataError, index_clips, split_validation
-from shsep.dataset import SpectrogramSet, StemSpectrograms, TrainingBatches, random_equaliser, shift_by_resampling
+from shsep.dataset import (SpectrogramSet, StemSpectrograms, TrainingBatches, apply_reverb, random_equaliser,
+                           random_reverb, reverb_history, shift_by_resampling)
 from shsep.models import ModelConfig, build_model
 from shsep.profiles import PROFILES, VALIDATION_SONGS, TrainConfig, get_profile
 from shsep.spectrogram import PARK
@@ -119,6 +120,57 @@ def test_remixes_with_shifted_voices_and_random_eq(few_clips):
         TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=0.0, equaliser_db=6.0, progress=False)
     with pytest.raises(ValueError, match="voice_shift"):
         TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, voice_shift=2.0, progress=False)
+
+
+def test_a_random_room_is_a_direct_sound_and_a_decaying_tail_at_its_stated_ratio():
+    history = reverb_history(PARK)
+    assert history == 79  # 2.5 s of 32 ms frames
+    rooms = [random_reverb(np.random.default_rng(s), PARK) for s in range(40)]
+    for room in rooms:
+        assert room.shape == (PARK.num_bins, history + 1) and np.all(room[:, 0] == 1)
+        tail_energy = np.mean(np.sum(np.abs(room[:, 1:]) ** 2, axis=1))
+        assert 10 ** (-12.5 / 10) < tail_energy < 10 ** (0.5 / 10)  # direct-to-reverberant 0-12 dB
+        early, late = np.abs(room[:, 1:6]) ** 2, np.abs(room[:, 40:45]) ** 2
+        assert early.mean() > late.mean()  # it decays
+        assert np.abs(room[-50:, 20:]).mean() < np.abs(room[:50, 20:]).mean()  # highs die first
+    np.testing.assert_array_equal(rooms[3], random_reverb(np.random.default_rng(3), PARK))
+
+
+def test_reverb_filters_each_bin_over_the_frames_before_it():
+    rng = np.random.default_rng(0)
+    history, frames = 5, 12
+    signal = (rng.standard_normal((3, history + frames)) + 1j * rng.standard_normal((3, history + frames)))
+    room = (rng.standard_normal((3, history + 1)) + 1j * rng.standard_normal((3, history + 1)))
+    expected = np.stack([np.convolve(signal[b], room[b])[history: history + frames] for b in range(3)])
+    np.testing.assert_allclose(apply_reverb(signal, room, history), expected, rtol=1e-4, atol=1e-4)
+    dry = np.zeros((3, history + 1), complex)
+    dry[:, 0] = 1
+    np.testing.assert_allclose(apply_reverb(signal, dry, history), signal[:, history:], atol=1e-5)
+
+
+def test_windows_with_history_read_the_frames_before_them(few_clips):
+    stems = StemSpectrograms(few_clips, PARK, progress=False)
+    plain = stems.window(0, 10, source=1)
+    with_history = stems.window(0, 10, source=1, history=30)
+    assert with_history.shape == (PARK.num_bins, 94)
+    np.testing.assert_array_equal(with_history[:, 30:], plain)
+    np.testing.assert_array_equal(with_history[:, 20:30], stems.stems[0][1][:, :10])
+    assert not with_history[:, :20].any()  # before the clip's first frame: silence
+
+
+def test_remixes_with_reverberant_voices(few_clips):
+    reverberant = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, reverb=1.0, progress=False)
+    mixture, accompaniment, voice = reverberant.batch(0, 6)
+    assert mixture.shape == (6, 1, 512, 64) and float(mixture.max()) <= 1.0 + 1e-6
+    assert bool(torch.all(mixture[:, 0] <= (accompaniment + voice) / 2 + 1e-5))
+    dry = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, progress=False).batch(0, 6)
+    assert not torch.allclose(dry[2], voice)
+    torch.testing.assert_close(TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, reverb=1.0,
+                                               progress=False).batch(2, 4)[2], voice[2:])
+    # the tail fills the gaps between notes: fewer near-silent voice cells than the dry voice has
+    assert (voice < 1e-3).float().mean() < (dry[2] < 1e-3).float().mean()
+    with pytest.raises(ValueError, match="remix > 0"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=0.0, reverb=0.5, progress=False)
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():

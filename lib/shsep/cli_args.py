@@ -51,6 +51,9 @@ def _add_train(p):
                    "(by resampling, -4, -2, +2 or +4 semitones), 0 to 1 (the profile's by default)")
     p.add_argument("--equaliser-db", type=float, help="largest gain in dB of a random EQ given to each remixed "
                    "source (0: none; the profile's by default)")
+    p.add_argument("--reverb", type=float, help="share of remixes whose voice is sung in a random room (reverberation "
+                   "time 0.4-2.5 s, direct-to-reverberant ratio 0-12 dB), the target then the reverberant voice, "
+                   "0 to 1 (the profile's by default)")
     p.add_argument("--sample-rate", type=int, choices=[8000, 16000],
                    help="the rate of the network's STFT (same sizes: 1024 / 256, 512 bins): 8000, Park's, sees 0-4 "
                         "kHz; 16000 sees 0-8 kHz at half the frequency resolution (the profile's by default)")

@@ -111,16 +111,30 @@ class StemSpectrograms:
             result.append((voice / scale).astype(np.complex64))
         return result
 
-    def window(self, clip: int, start: int, source: int) -> np.ndarray:
-        return extract_patch(self.stems[clip][source], start, self.front_end.patch_frames)
+    def window(self, clip: int, start: int, source: int, history: int = 0) -> np.ndarray:
+        """Frames [start, start + patch) of one stem (0: accompaniment, 1: voice), after `history` frames of what
+        precedes them (zeros before the clip's start)."""
+        return _window_with_history(self.stems[clip][source], start, self.front_end.patch_frames, history)
 
-    def shifted_voice_window(self, clip: int, start: int, semitones: float) -> np.ndarray:
+    def shifted_voice_window(self, clip: int, start: int, semitones: float, history: int = 0) -> np.ndarray:
         """The voice window of (clip, start) in the voice shifted by `semitones`: the same place in the song,
         whose frames are fewer (higher) or more (lower) than the original's."""
         voice = self.shifted_voices[semitones][clip]
         frames, patch = voice.shape[-1], self.front_end.patch_frames
         shifted_start = min(round(start * frames / self.frame_counts[clip]), max(0, frames - patch))
-        return extract_patch(voice, shifted_start, patch)
+        return _window_with_history(voice, shifted_start, patch, history)
+
+
+def _window_with_history(spectrogram: np.ndarray, start: int, patch_frames: int, history: int) -> np.ndarray:
+    """`extract_patch` with `history` frames before it, zeros where they fall before the first frame."""
+    patch = extract_patch(spectrogram, start, patch_frames)
+    if not history:
+        return patch
+    before = spectrogram[..., max(0, start - history): start] if spectrogram.shape[-1] >= patch_frames else \
+        spectrogram[..., :0]
+    missing = history - before.shape[-1]
+    before = np.pad(before, [(0, 0)] * (before.ndim - 1) + [(missing, 0)])
+    return np.concatenate([before, patch], axis=-1)
 
 
 def shift_by_resampling(audio: np.ndarray, semitones: float) -> np.ndarray:
@@ -146,6 +160,44 @@ def random_equaliser(rng: np.random.Generator, front_end: FrontEnd, max_db: floa
     return (10 ** (gains_db / 20)).astype(np.float32)
 
 
+REVERB_SECONDS = (0.4, 2.5)  # the random room's reverberation time (T60) at low frequencies
+REVERB_DIRECT_DB = (0.0, 12.0)  # its direct-to-reverberant energy ratio
+
+
+def reverb_history(front_end: FrontEnd) -> int:
+    """Frames before a window that the longest random room's tail reaches into it."""
+    return int(np.ceil(REVERB_SECONDS[1] * front_end.sample_rate / front_end.hop_length))
+
+
+def random_reverb(rng: np.random.Generator, front_end: FrontEnd) -> np.ndarray:
+    """A random room as a filter over STFT frames, (num_bins, taps) complex: the direct sound (tap 0, gain 1)
+    and a late tail of complex Gaussian noise decaying by 60 dB over a reverberation time uniform in
+    `REVERB_SECONDS` at 0 Hz, half that at the top bin (air and walls absorb highs), scaled to a
+    direct-to-reverberant ratio uniform in `REVERB_DIRECT_DB`. The subband model of late reverberation: the
+    STFT of a voice in the room is, bin by bin, this filter run over the voice's frames (`apply_reverb`)."""
+    frame_seconds = front_end.hop_length / front_end.sample_rate
+    low_t60 = rng.uniform(*REVERB_SECONDS)
+    t60 = low_t60 * (1 - 0.5 * np.arange(front_end.num_bins) / front_end.num_bins)  # per bin
+    taps = np.arange(reverb_history(front_end) + 1)
+    envelope = np.exp(-6.91 * taps[None, :] * frame_seconds / t60[:, None])  # amplitude: −60 dB at t60
+    envelope[:, 0] = 0.0
+    tail = envelope * (rng.standard_normal(envelope.shape) + 1j * rng.standard_normal(envelope.shape)) / np.sqrt(2)
+    tail_energy = float(np.mean(np.sum(envelope ** 2, axis=1)))
+    direct_to_reverberant = 10 ** (rng.uniform(*REVERB_DIRECT_DB) / 10)
+    room = tail / np.sqrt(tail_energy * direct_to_reverberant)
+    room[:, 0] = 1.0
+    return room.astype(np.complex64)
+
+
+def apply_reverb(frames: np.ndarray, room: np.ndarray, history: int) -> np.ndarray:
+    """The last frames.shape[-1] − history frames of `frames` (bins, frames) filtered by `room` (bins, taps),
+    taps ≤ history + 1: each output frame sums the taps over the frames before it, history included."""
+    total = frames.shape[-1] + room.shape[-1] - 1
+    size = 1 << (total - 1).bit_length()
+    filtered = np.fft.ifft(np.fft.fft(frames, size, axis=-1) * np.fft.fft(room, size, axis=-1), axis=-1)
+    return filtered[..., history: frames.shape[-1]].astype(np.complex64)
+
+
 class TrainingBatches:
     """The training batches of a run: deterministic in (seed, draw index), so a resumed run sees the same data.
 
@@ -154,25 +206,27 @@ class TrainingBatches:
     sampler, at gains uniform in `gains`), otherwise a real window; a remix louder than 1 is scaled down to 1.
     In a remix, with probability voice_shift the voice is one of its copies shifted by `voice_shifts` semitones
     (`shift_by_resampling`: new voices from the training singers), and equaliser_db > 0 gives each source its
-    own random EQ (`random_equaliser`) of up to that many dB.
+    own random EQ (`random_equaliser`) of up to that many dB. With probability reverb, a remix's voice is sung in a
+    random room (`random_reverb`): the target is then the reverberant voice, as a produced song's vocal stem is.
     """
 
     REMIX_STREAM = 7_919  # keeps the remix draws apart from the sampler's
 
     def __init__(self, clips: list[Clip], front_end: FrontEnd, sampler: str, seed: int, remix: float = 0.0,
                  gains: tuple[float, float] = (0.25, 1.25), progress: bool = True, voice_shift: float = 0.0,
-                 voice_shifts: tuple = (), equaliser_db: float = 0.0):
-        for name, value in (("remix", remix), ("voice_shift", voice_shift)):
+                 voice_shifts: tuple = (), equaliser_db: float = 0.0, reverb: float = 0.0):
+        for name, value in (("remix", remix), ("voice_shift", voice_shift), ("reverb", reverb)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} is a probability in [0, 1], not {value}")
-        if (voice_shift or equaliser_db) and not remix:
-            raise ValueError("voice shifts and the random EQ act on remixes: they need remix > 0")
+        if (voice_shift or equaliser_db or reverb) and not remix:
+            raise ValueError("voice shifts, the random EQ and reverb act on remixes: they need remix > 0")
         if voice_shift and not voice_shifts:
             raise ValueError("voice_shift > 0 needs the semitone shifts to draw from (voice_shifts)")
         if equaliser_db < 0:
             raise ValueError(f"equaliser_db is a largest gain in dB, at least 0, not {equaliser_db}")
         self.remix, self.gains, self.seed = remix, tuple(gains), seed
         self.voice_shift, self.voice_shifts, self.equaliser_db = voice_shift, tuple(voice_shifts), equaliser_db
+        self.reverb = reverb
         self.front_end = front_end
         self.data = StemSpectrograms(clips, front_end, progress=progress,
                                      voice_shifts=self.voice_shifts if voice_shift else ()) if remix else \
@@ -199,12 +253,20 @@ class TrainingBatches:
         else:
             accompaniment_window, accompaniment_gain, voice_gain = voice_window, 1.0, 1.0
         accompaniment = accompaniment_gain * self.data.window(*accompaniment_window, source=0)
-        voice = voice_gain * self.data.window(*voice_window, source=1)
+        shift = None
         if remixed and self.voice_shift and rng.random() < self.voice_shift:
-            semitones = self.voice_shifts[int(rng.integers(len(self.voice_shifts)))]
-            voice = voice_gain * self.data.shifted_voice_window(*voice_window, semitones)
+            shift = self.voice_shifts[int(rng.integers(len(self.voice_shifts)))]
+        accompaniment_eq = voice_eq = 1.0
         if remixed and self.equaliser_db:
-            accompaniment = accompaniment * random_equaliser(rng, self.front_end, self.equaliser_db)[:, None]
-            voice = voice * random_equaliser(rng, self.front_end, self.equaliser_db)[:, None]
+            accompaniment_eq = random_equaliser(rng, self.front_end, self.equaliser_db)[:, None]
+            voice_eq = random_equaliser(rng, self.front_end, self.equaliser_db)[:, None]
+        history = 0
+        if remixed and self.reverb and rng.random() < self.reverb:
+            history, room = reverb_history(self.front_end), random_reverb(rng, self.front_end)
+        voice = self.data.window(*voice_window, source=1, history=history) if shift is None else \
+            self.data.shifted_voice_window(*voice_window, shift, history=history)
+        if history:
+            voice = apply_reverb(voice, room, history)
+        accompaniment, voice = accompaniment * accompaniment_eq, voice_gain * voice * voice_eq
         patch = np.stack([np.abs((accompaniment + voice) / 2), np.abs(accompaniment), np.abs(voice)])
         return (patch / max(1.0, float(patch[0].max()))).astype(np.float32)
