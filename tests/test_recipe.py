@@ -148,6 +148,27 @@ def test_reverb_filters_each_bin_over_the_frames_before_it():
     np.testing.assert_allclose(apply_reverb(signal, dry, history), signal[:, history:], atol=1e-5)
 
 
+def test_a_random_room_rings_on_in_the_resynthesised_audio_for_its_reverberation_time():
+    """The STFT-domain room, resynthesised, is a room: after a noise burst stops, the sound decays at the drawn
+    reverberation time (between the top bin's half of it and the low bins' full value, for white noise)."""
+    from shsep.dataset import REVERB_SECONDS
+
+    rate, history = PARK.sample_rate, reverb_history(PARK)
+    burst = np.zeros(6 * rate, np.float32)
+    burst[rate: rate + rate // 5] = np.random.default_rng(1).standard_normal(rate // 5)
+    spectrum = PARK.analyse(burst)
+    for seed in range(3):
+        low_t60 = np.random.default_rng(seed).uniform(*REVERB_SECONDS)  # the room's first draw
+        room = random_reverb(np.random.default_rng(seed), PARK)
+        padded = np.concatenate([np.zeros((PARK.num_bins, history), spectrum.dtype), spectrum], axis=1)
+        audio = PARK.synthesise(apply_reverb(padded, room, history), length=len(burst))
+        tail = audio[rate + rate // 5:] ** 2
+        decay_db = 10 * np.log10(np.cumsum(tail[::-1])[::-1] / tail.sum() + 1e-20)  # Schroeder's integral
+        fit = (decay_db < -5) & (decay_db > -25)
+        slope = np.polyfit(np.arange(len(tail))[fit] / rate, decay_db[fit], 1)[0]
+        assert 0.5 * low_t60 < -60 / slope < low_t60
+
+
 def test_windows_with_history_read_the_frames_before_them(few_clips):
     stems = StemSpectrograms(few_clips, PARK, progress=False)
     plain = stems.window(0, 10, source=1)
