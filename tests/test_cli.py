@@ -118,7 +118,7 @@ def test_hold_out_chooses_the_validation_songs(tmp_path, monkeypatch, capsys):
 
 
 def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening_row(tmp_path, monkeypatch, capsys):
-    """`--voice-shift/--equaliser-db/--reverb/--sample-rate` reach the config; `--log` logs the validation figure alone."""
+    """`--voice-shift/--equaliser-db/--reverb/--compression/--sample-rate` reach the config; `--log` logs the validation figure alone."""
     import shsep.experiments as experiments
     import shsep.train as training
 
@@ -128,11 +128,11 @@ def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening
                         or {"validation_clips": 43, "best_step": 1500, "validation_voice_gnsdr": 6.0,
                             "validation_accompaniment_gnsdr": 5.0})
     assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run"), "--voice-shift", "0.5",
-                     "--equaliser-db", "6", "--reverb", "0.25", "--sample-rate", "16000", "--hold-out", "abjones",
+                     "--equaliser-db", "6", "--reverb", "0.25", "--compression", "0.5", "--sample-rate", "16000", "--hold-out", "abjones",
                      "--log"]) == 0
     config = chosen[-1]
-    assert (config.voice_shift, config.equaliser_db, config.reverb, config.front_end.sample_rate) == \
-        (0.5, 6.0, 0.25, 16000)
+    assert (config.voice_shift, config.equaliser_db, config.reverb, config.compression,
+            config.front_end.sample_rate) == (0.5, 6.0, 0.25, 0.5, 16000)
     change, options = logged[-1]
     assert options["test"] is False and options["budget"] == "screening"
     assert "voice_shift 0.5" in change and "hold-out abjones" in change

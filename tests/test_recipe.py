@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from shsep.data import DataError, index_clips, split_validation
-from shsep.dataset import (SpectrogramSet, StemSpectrograms, TrainingBatches, apply_reverb, random_equaliser,
-                           random_reverb, reverb_history, shift_by_resampling)
+from shsep.dataset import (SpectrogramSet, StemSpectrograms, TrainingBatches, apply_reverb, random_compressor,
+                           random_equaliser, random_reverb, reverb_history, shift_by_resampling)
 from shsep.models import ModelConfig, build_model
 from shsep.profiles import PROFILES, VALIDATION_SONGS, TrainConfig, get_profile
 from shsep.spectrogram import PARK
@@ -169,6 +169,20 @@ def test_a_random_room_rings_on_in_the_resynthesised_audio_for_its_reverberation
         assert 0.5 * low_t60 < -60 / slope < low_t60
 
 
+def test_a_random_compressor_flattens_loud_frames_and_leaves_quiet_ones():
+    rng = np.random.default_rng(0)
+    levels_db = np.array([-40.0] * 10 + [0.0] * 10 + [-40.0] * 20)  # a loud note between quiet passages
+    frames = (10 ** (levels_db / 20))[None, :] * (1 + 0.1 * rng.standard_normal((512, 40)))
+    for seed in range(10):
+        gains = random_compressor(np.random.default_rng(seed), frames, PARK)
+        assert gains.shape == (40,) and np.all(gains <= 1 + 1e-6)
+        assert np.all(gains[:10] == 1)  # quiet frames before the note: untouched
+        assert gains[10:20].max() < 10 ** (-6 * (1 - 1 / 2) / 20)  # the note: reduced by at least 3 dB
+        assert gains[20] < gains[25] < gains[39] <= 1  # after it, the gain recovers gradually
+    np.testing.assert_array_equal(random_compressor(np.random.default_rng(4), frames, PARK),
+                                  random_compressor(np.random.default_rng(4), frames, PARK))
+
+
 def test_windows_with_history_read_the_frames_before_them(few_clips):
     stems = StemSpectrograms(few_clips, PARK, progress=False)
     plain = stems.window(0, 10, source=1)
@@ -190,8 +204,13 @@ def test_remixes_with_reverberant_voices(few_clips):
                                                progress=False).batch(2, 4)[2], voice[2:])
     # the tail fills the gaps between notes: fewer near-silent voice cells than the dry voice has
     assert (voice < 1e-3).float().mean() < (dry[2] < 1e-3).float().mean()
+    compressed = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, reverb=1.0, compression=1.0,
+                                 progress=False).batch(0, 6)[2]
+    assert not torch.allclose(compressed, voice)
     with pytest.raises(ValueError, match="remix > 0"):
         TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=0.0, reverb=0.5, progress=False)
+    with pytest.raises(ValueError, match="compression"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, compression=1.5, progress=False)
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed",
-                   "init_trials", "remix", "voice_shift", "equaliser_db", "reverb", "channels", "growth", "stacks",
+                   "init_trials", "remix", "voice_shift", "equaliser_db", "reverb", "compression", "channels", "growth", "stacks",
                    "validation_songs", "precision", "sample_rate")
 
 

@@ -54,6 +54,8 @@ def _add_train(p):
     p.add_argument("--reverb", type=float, help="share of remixes whose voice is sung in a random room (reverberation "
                    "time 0.4-2.5 s, direct-to-reverberant ratio 0-12 dB), the target then the reverberant voice, "
                    "0 to 1 (the profile's by default)")
+    p.add_argument("--compression", type=float, help="share of remixes whose voice goes through a random compressor "
+                   "(threshold 6-24 dB below its loudest frame, ratio 2-8), 0 to 1 (the profile's by default)")
     p.add_argument("--sample-rate", type=int, choices=[8000, 16000],
                    help="the rate of the network's STFT (same sizes: 1024 / 256, 512 bins): 8000, Park's, sees 0-4 "
                         "kHz; 16000 sees 0-8 kHz at half the frequency resolution (the profile's by default)")

@@ -189,6 +189,26 @@ def random_reverb(rng: np.random.Generator, front_end: FrontEnd) -> np.ndarray:
     return room.astype(np.complex64)
 
 
+COMPRESSOR_DEPTH_DB = (6.0, 24.0)  # the threshold, this far below the loudest frame
+COMPRESSOR_RATIOS = (2.0, 8.0)
+COMPRESSOR_RELEASE_SECONDS = 0.1
+
+
+def random_compressor(rng: np.random.Generator, frames: np.ndarray, front_end: FrontEnd) -> np.ndarray:
+    """Gains (frames,) of a random compressor on `frames` (bins, frames): levels above a threshold 6-24 dB below
+    the loudest frame are reduced by a ratio of 2 to 8, the gain falling at once and recovering over 0.1 s, as a
+    produced vocal's dynamics are flattened before it is mixed."""
+    level_db = 10 * np.log10(np.mean(np.abs(frames) ** 2, axis=0) + 1e-12)
+    threshold = level_db.max() - rng.uniform(*COMPRESSOR_DEPTH_DB)
+    target_db = -np.maximum(0.0, level_db - threshold) * (1 - 1 / rng.uniform(*COMPRESSOR_RATIOS))
+    recovery = np.exp(-front_end.hop_length / front_end.sample_rate / COMPRESSOR_RELEASE_SECONDS)
+    gain_db, previous = np.empty_like(target_db), 0.0
+    for t, target in enumerate(target_db):  # attack at once, release over COMPRESSOR_RELEASE_SECONDS
+        previous = min(target, recovery * previous + (1 - recovery) * target)
+        gain_db[t] = previous
+    return (10 ** (gain_db / 20)).astype(np.float32)
+
+
 def apply_reverb(frames: np.ndarray, room: np.ndarray, history: int) -> np.ndarray:
     """The last frames.shape[-1] − history frames of `frames` (bins, frames) filtered by `room` (bins, taps),
     taps ≤ history + 1: each output frame sums the taps over the frames before it, history included."""
@@ -207,26 +227,29 @@ class TrainingBatches:
     In a remix, with probability voice_shift the voice is one of its copies shifted by `voice_shifts` semitones
     (`shift_by_resampling`: new voices from the training singers), and equaliser_db > 0 gives each source its
     own random EQ (`random_equaliser`) of up to that many dB. With probability reverb, a remix's voice is sung in a
-    random room (`random_reverb`): the target is then the reverberant voice, as a produced song's vocal stem is.
+    random room (`random_reverb`): the target is then the reverberant voice, as a produced song's vocal stem is; with
+    probability compression, its dynamics are first flattened by a random compressor (`random_compressor`).
     """
 
     REMIX_STREAM = 7_919  # keeps the remix draws apart from the sampler's
 
     def __init__(self, clips: list[Clip], front_end: FrontEnd, sampler: str, seed: int, remix: float = 0.0,
                  gains: tuple[float, float] = (0.25, 1.25), progress: bool = True, voice_shift: float = 0.0,
-                 voice_shifts: tuple = (), equaliser_db: float = 0.0, reverb: float = 0.0):
-        for name, value in (("remix", remix), ("voice_shift", voice_shift), ("reverb", reverb)):
+                 voice_shifts: tuple = (), equaliser_db: float = 0.0, reverb: float = 0.0,
+                 compression: float = 0.0):
+        for name, value in (("remix", remix), ("voice_shift", voice_shift), ("reverb", reverb),
+                            ("compression", compression)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} is a probability in [0, 1], not {value}")
-        if (voice_shift or equaliser_db or reverb) and not remix:
-            raise ValueError("voice shifts, the random EQ and reverb act on remixes: they need remix > 0")
+        if (voice_shift or equaliser_db or reverb or compression) and not remix:
+            raise ValueError("voice shifts, the random EQ, reverb and compression act on remixes: they need remix > 0")
         if voice_shift and not voice_shifts:
             raise ValueError("voice_shift > 0 needs the semitone shifts to draw from (voice_shifts)")
         if equaliser_db < 0:
             raise ValueError(f"equaliser_db is a largest gain in dB, at least 0, not {equaliser_db}")
         self.remix, self.gains, self.seed = remix, tuple(gains), seed
         self.voice_shift, self.voice_shifts, self.equaliser_db = voice_shift, tuple(voice_shifts), equaliser_db
-        self.reverb = reverb
+        self.reverb, self.compression = reverb, compression
         self.front_end = front_end
         self.data = StemSpectrograms(clips, front_end, progress=progress,
                                      voice_shifts=self.voice_shifts if voice_shift else ()) if remix else \
@@ -265,6 +288,8 @@ class TrainingBatches:
             history, room = reverb_history(self.front_end), random_reverb(rng, self.front_end)
         voice = self.data.window(*voice_window, source=1, history=history) if shift is None else \
             self.data.shifted_voice_window(*voice_window, shift, history=history)
+        if remixed and self.compression and rng.random() < self.compression:  # compressed, then sent to the room
+            voice = voice * random_compressor(rng, voice, self.front_end)
         if history:
             voice = apply_reverb(voice, room, history)
         accompaniment, voice = accompaniment * accompaniment_eq, voice_gain * voice * voice_eq

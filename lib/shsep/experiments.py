@@ -126,6 +126,7 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         "batch_size": config.batch_size, "learning_rate": config.learning_rate, "schedule": config.schedule,
         "remix": config.remix, "ema_decay": config.ema_decay, "precision": info.get("precision", config.precision),
         "voice_shift": config.voice_shift, "equaliser_db": config.equaliser_db, "reverb": config.reverb,
+        "compression": config.compression,
         "front_end_rate": config.front_end.sample_rate,
         "train_clips": info.get("training_clips"), "parameters": count_parameters(build_model(model)),
         "final_loss": float(train_log["loss"].tail(50).mean()),

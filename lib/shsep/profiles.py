@@ -59,6 +59,7 @@ class TrainConfig:
     voice_shifts: tuple = (-4.0, -2.0, 2.0, 4.0)  # semitones (`dataset.shift_by_resampling`)
     equaliser_db: float = 0.0  # > 0: each remixed source gets a random EQ of up to this many dB
     reverb: float = 0.0  # probability that a remix's voice is sung in a random room (`dataset.random_reverb`)
+    compression: float = 0.0  # probability that a remix's voice is compressed (`dataset.random_compressor`)
     validation_songs: tuple = ()  # whole training songs ('amy_14') or singers ('abjones') held out; scored at checkpoints
     schedule: str = "step"  # "step": ×decay_factor every decay_step steps; "cosine": warm-up, then cosine to 0
     warmup_steps: int = 0

@@ -61,7 +61,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     data = TrainingBatches(clips, config.front_end, config.sampler, config.seed, config.remix, config.remix_gains,
                            progress=progress and main_process, voice_shift=config.voice_shift,
                            voice_shifts=config.voice_shifts, equaliser_db=config.equaliser_db,
-                           reverb=config.reverb)
+                           reverb=config.reverb, compression=config.compression)
     config, budget_decided = _budget_decided_before(config, out_dir, resume)
     model, optimizer, average = _fresh_model(config, device)
     step = _open_run_folder(out_dir, config, resume, model, average, optimizer, main_process)
