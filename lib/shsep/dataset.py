@@ -276,6 +276,7 @@ class TrainingBatches:
         else:
             accompaniment_window, accompaniment_gain, voice_gain = voice_window, 1.0, 1.0
         accompaniment = accompaniment_gain * self.data.window(*accompaniment_window, source=0)
+        # each lever draws after the older ones, so a run without it sees the batches it saw before the lever existed
         shift = None
         if remixed and self.voice_shift and rng.random() < self.voice_shift:
             shift = self.voice_shifts[int(rng.integers(len(self.voice_shifts)))]
