@@ -137,3 +137,23 @@ def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening
     assert options["test"] is False and options["budget"] == "screening"
     assert "voice_shift 0.5" in change and "hold-out abjones" in change
     assert "GNSDR 6.00 / 5.00 dB" in capsys.readouterr().out
+
+
+def test_every_data_lever_is_an_option_a_batch_argument_and_a_logged_column():
+    """A lever named in `profiles.AUGMENTATION_FIELDS` reaches `TrainingBatches`; a logged one is a `shsep train`
+    option and a column the experiment log and the recipe comparison read."""
+    import inspect
+
+    from shsep import recipe_search
+    from shsep.cli_args import build_parser
+    from shsep.dataset import TrainingBatches
+    from shsep.profiles import AUGMENTATION_FIELDS, LOGGED_LEVERS, TrainConfig, get_profile
+
+    assert set(AUGMENTATION_FIELDS) <= set(inspect.signature(TrainingBatches).parameters)
+    assert set(get_profile("cpu").augmentation()) == set(AUGMENTATION_FIELDS)
+    assert set(LOGGED_LEVERS) <= set(AUGMENTATION_FIELDS) <= {f for f in TrainConfig.__dataclass_fields__}
+    for lever in LOGGED_LEVERS:
+        argv = ["train", f"--{lever.replace('_', '-')}", "0.5"]
+        args = build_parser(argv).parse_args(argv)
+        assert getattr(args, lever) == 0.5
+        assert lever in recipe_search.RECIPE_COLUMNS and lever in recipe_search.LATER_COLUMN_DEFAULTS

@@ -26,17 +26,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+# the options of `shsep train` that override a profile's field (the data levers: `profiles.LOGGED_LEVERS`)
 TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed",
-                   "init_trials", "remix", "voice_shift", "equaliser_db", "reverb", "compression", "channels", "growth", "stacks",
-                   "validation_songs", "precision", "sample_rate")
+                   "init_trials", "channels", "growth", "stacks", "validation_songs", "precision", "sample_rate")
 
 
 def _train(args) -> int:
-    from .profiles import default_profile, get_profile
+    from .profiles import LOGGED_LEVERS, default_profile, get_profile
     from .train import train
 
     profile = args.profile or default_profile()
-    overrides = {k: getattr(args, k) for k in TRAIN_OVERRIDES if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in TRAIN_OVERRIDES + LOGGED_LEVERS if getattr(args, k) is not None}
     if "validation_songs" in overrides:
         overrides["validation_songs"] = tuple(overrides["validation_songs"])
     config = get_profile(profile, **overrides)

@@ -223,7 +223,7 @@ class TrainingBatches:
 
     remix = 0: every element is a real window (`SpectrogramSet`, Park's data). remix = p > 0: each element is,
     with probability p, a remix (the voice of one window, the accompaniment of another, each drawn by the
-    sampler, at gains uniform in `gains`), otherwise a real window; a remix louder than 1 is scaled down to 1.
+    sampler, at gains uniform in `remix_gains`), otherwise a real window; a remix louder than 1 is scaled down to 1.
     In a remix, with probability voice_shift the voice is one of its copies shifted by `voice_shifts` semitones
     (`shift_by_resampling`: new voices from the training singers), and equaliser_db > 0 gives each source its
     own random EQ (`random_equaliser`) of up to that many dB. With probability reverb, a remix's voice is sung in a
@@ -234,7 +234,7 @@ class TrainingBatches:
     REMIX_STREAM = 7_919  # keeps the remix draws apart from the sampler's
 
     def __init__(self, clips: list[Clip], front_end: FrontEnd, sampler: str, seed: int, remix: float = 0.0,
-                 gains: tuple[float, float] = (0.25, 1.25), progress: bool = True, voice_shift: float = 0.0,
+                 remix_gains: tuple[float, float] = (0.25, 1.25), progress: bool = True, voice_shift: float = 0.0,
                  voice_shifts: tuple = (), equaliser_db: float = 0.0, reverb: float = 0.0,
                  compression: float = 0.0):
         for name, value in (("remix", remix), ("voice_shift", voice_shift), ("reverb", reverb),
@@ -247,7 +247,7 @@ class TrainingBatches:
             raise ValueError("voice_shift > 0 needs the semitone shifts to draw from (voice_shifts)")
         if equaliser_db < 0:
             raise ValueError(f"equaliser_db is a largest gain in dB, at least 0, not {equaliser_db}")
-        self.remix, self.gains, self.seed = remix, tuple(gains), seed
+        self.remix, self.gains, self.seed = remix, tuple(remix_gains), seed
         self.voice_shift, self.voice_shifts, self.equaliser_db = voice_shift, tuple(voice_shifts), equaliser_db
         self.reverb, self.compression = reverb, compression
         self.front_end = front_end

@@ -21,6 +21,7 @@ from .experiment_log import append_row, read_experiment_log, results_dir
 from .machine import describe_machine
 from .paths import RUNS
 from .probes import ActivationLog, read_activations
+from .profiles import LOGGED_LEVERS
 
 RUNS_DIR = RUNS / "ablations"
 
@@ -124,9 +125,8 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         "init_seed": int(info.get("initial_weights_seed", initial_weights_seed(config))),
         "init_trials": config.init_trials, "steps": int(train_log["step"].iloc[-1]),
         "batch_size": config.batch_size, "learning_rate": config.learning_rate, "schedule": config.schedule,
-        "remix": config.remix, "ema_decay": config.ema_decay, "precision": info.get("precision", config.precision),
-        "voice_shift": config.voice_shift, "equaliser_db": config.equaliser_db, "reverb": config.reverb,
-        "compression": config.compression,
+        "ema_decay": config.ema_decay, "precision": info.get("precision", config.precision),
+        **{lever: getattr(config, lever) for lever in LOGGED_LEVERS},
         "front_end_rate": config.front_end.sample_rate,
         "train_clips": info.get("training_clips"), "parameters": count_parameters(build_model(model)),
         "final_loss": float(train_log["loss"].tail(50).mean()),

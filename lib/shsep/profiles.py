@@ -72,6 +72,10 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def augmentation(self) -> dict:
+        """The training-data levers, as `dataset.TrainingBatches` takes them."""
+        return {name: getattr(self, name) for name in AUGMENTATION_FIELDS}
+
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         values = dict(values)
@@ -84,6 +88,12 @@ class TrainConfig:
                 values[name] = tuple(values[name])
         return cls(**values)
 
+
+# The training-data levers (`dataset.TrainingBatches`). A new lever is a field of TrainConfig, a name here, its
+# code in `TrainingBatches` and an option of `shsep train` (`cli_args`); the CLI, the loop and the experiment log
+# read this list. LOGGED_LEVERS are the ones the log records and compares recipes by (scalars, off by default).
+AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "equaliser_db", "reverb", "compression")
+LOGGED_LEVERS = ("remix", "voice_shift", "equaliser_db", "reverb", "compression")
 
 # Two whole training songs, one per singer (15 clips), held out to choose recipes and checkpoints: never test clips.
 VALIDATION_SONGS = ("abjones_5", "amy_14")

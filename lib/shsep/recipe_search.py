@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 
 from .arms import RECIPE_BUDGET, SCREENING_BUDGET, SWEEP_BUDGET
+from .profiles import LOGGED_LEVERS, TrainConfig
 
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "target", "sampler", "seed",
-                  "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule", "remix", "ema_decay",
-                  "voice_shift", "equaliser_db", "reverb", "compression", "front_end_rate")
-# columns logged since these levers exist, with the value every older row had (levers off, Park's 8 kHz front end)
-LATER_COLUMN_DEFAULTS = {"voice_shift": 0.0, "equaliser_db": 0.0, "reverb": 0.0, "compression": 0.0,
-                         "front_end_rate": 8000}
+                  "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule", "ema_decay",
+                  *LOGGED_LEVERS, "front_end_rate")
+# the value a row logged before a column existed had: the levers off, Park's 8 kHz front end
+LATER_COLUMN_DEFAULTS = {lever: getattr(TrainConfig(), lever) for lever in LOGGED_LEVERS} | {"front_end_rate": 8000}
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:

@@ -58,10 +58,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
 
     clips, validation_clips = split_validation(index_clips(data_root, "train"), config.validation_songs)
     clips = clips[: config.max_train_clips]
-    data = TrainingBatches(clips, config.front_end, config.sampler, config.seed, config.remix, config.remix_gains,
-                           progress=progress and main_process, voice_shift=config.voice_shift,
-                           voice_shifts=config.voice_shifts, equaliser_db=config.equaliser_db,
-                           reverb=config.reverb, compression=config.compression)
+    data = TrainingBatches(clips, config.front_end, config.sampler, config.seed, progress=progress and main_process,
+                           **config.augmentation())
     config, budget_decided = _budget_decided_before(config, out_dir, resume)
     model, optimizer, average = _fresh_model(config, device)
     step = _open_run_folder(out_dir, config, resume, model, average, optimizer, main_process)
