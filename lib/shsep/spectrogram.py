@@ -86,6 +86,8 @@ def istft(spec: np.ndarray, n_fft: int, hop_length: int, length: int) -> np.ndar
     """Inverse of `stft` for (rows, bins, frames) with bins ≤ n_fft/2 + 1 (missing top bins are zeros):
     windowed overlap-add divided by the summed squared window where it is not ~0 (librosa.istft's rule),
     the n_fft/2 padding removed, cut or zero-padded to `length` samples. Float32 (rows, length)."""
+    from scipy import fft  # complex64 in, float32 out: 2.3x faster than numpy's float64 path here (docs/speed.md)
+
     rows, _, frames = spec.shape
     window = hann_window(n_fft)
     overlap = -(-n_fft // hop_length)  # frames that overlap one hop of output
@@ -93,7 +95,8 @@ def istft(spec: np.ndarray, n_fft: int, hop_length: int, length: int) -> np.ndar
     out = np.zeros((rows, frames + overlap - 1, hop_length), np.float32)
     for first in range(0, frames, FRAMES_PER_CHUNK):
         chunk = spec[:, :, first: first + FRAMES_PER_CHUNK].transpose(0, 2, 1)
-        pieces = np.fft.irfft(chunk, n=n_fft, axis=-1).astype(np.float32, copy=False) * window
+        pieces = fft.irfft(chunk, n=n_fft, axis=-1).astype(np.float32, copy=False)
+        pieces *= window
         if padding:
             pieces = np.pad(pieces, ((0, 0), (0, 0), (0, padding)))
         pieces = pieces.reshape(rows, pieces.shape[1], overlap, hop_length)
@@ -103,10 +106,9 @@ def istft(spec: np.ndarray, n_fft: int, hop_length: int, length: int) -> np.ndar
     envelope = np.zeros((frames + overlap - 1, hop_length), np.float32)
     for k in range(overlap):
         envelope[k: k + frames] += squared[k]
-    out, envelope = out.reshape(rows, -1), envelope.reshape(-1)
-    covered = envelope > np.finfo(np.float32).tiny
-    out[:, covered] /= envelope[covered]
-    out = out[:, n_fft // 2: n_fft // 2 + length]
+    kept = slice(n_fft // 2, n_fft // 2 + length)
+    out, envelope = out.reshape(rows, -1)[:, kept], envelope.reshape(-1)[kept]
+    np.divide(out, envelope, out=out, where=envelope > np.finfo(np.float32).tiny)
     return np.pad(out, ((0, 0), (0, length - out.shape[-1]))) if out.shape[-1] < length else out
 
 
