@@ -105,10 +105,12 @@ def _song(path: str, band: str, wiener: int, windowing: str = "long", precision:
 
     import soundfile as sf
 
+    from shsep.memory import reuse_freed_memory
     from shsep.predict import separate_file
     from shsep.separate import Separator
     from shsep.stages import collecting
 
+    reuse_freed_memory(keep_heap=not wiener)  # as `shsep separate` does
     separator = Separator.from_checkpoint(device="cpu", windowing=windowing, precision=precision)
     with collecting() as stages:
         start = time.perf_counter()

@@ -68,8 +68,11 @@ def _train(args) -> int:
 
 def _separate(args) -> int:
     from .audio import AudioError
+    from .memory import reuse_freed_memory
     from .predict import expand_inputs, separate_file
     from .separate import Separator
+
+    reuse_freed_memory(keep_heap=not args.wiener)  # each block reuses the memory the last one freed (`shsep.memory`)
 
     inputs = expand_inputs(args.inputs)  # a folder stands for the audio files in it
     separator = Separator.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size,
