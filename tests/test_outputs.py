@@ -47,8 +47,8 @@ def test_an_interrupted_separation_leaves_no_stem_under_its_final_name(tmp_path,
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    original = separator.separate_full_band
-    monkeypatch.setattr(separator, "separate_full_band", fail_on_the_second_block)
+    original = separator.apply_masks  # the full-band path's step per block
+    monkeypatch.setattr(separator, "apply_masks", fail_on_the_second_block)
     with pytest.raises(KeyboardInterrupt):
         separate_file(separator, song, tmp_path / "out", block_seconds=1.0, margin_seconds=0.2, progress=False)
     assert sorted(os.listdir(tmp_path / "out")) == []  # neither the stems nor their partial files

@@ -243,6 +243,36 @@ def test_park_path_figures_are_unchanged(mir1k_root, shipped_separator, clip, ex
         assert row[key] == pytest.approx(value, abs=0.01), key
 
 
+@pytest.mark.parametrize("rate", [44100, 16000])
+def test_full_band_stems_do_not_depend_on_the_block_length(tmp_path, shipped_separator, mir1k_root, rate):
+    """The network sees the whole file's low-rate signal once; blocks only apply its masks, so 1 s blocks
+    give the stems of one block up to float rounding. Running the network in 1 s segments instead does
+    change them: the comparison can fail."""
+    from shsep.data import stereo_song
+
+    song = stereo_song(["annar_1_01"], rate, mir1k_root).mixture[:, : int(4.3 * rate)]
+    path = write(tmp_path / "song.wav", song.T, rate)
+    runs = {name: separate_file(shipped_separator, path, tmp_path / name, progress=False, **options).stems
+            for name, options in [("whole", {}), ("blocks", dict(block_seconds=1.0)),
+                                  ("segments", dict(block_seconds=1.0, segment_seconds=1.0, margin_seconds=0.5))]}
+    read = {name: sf.read(stems.voice, always_2d=True)[0] for name, stems in runs.items()}
+    assert read["whole"].shape == read["blocks"].shape == song.T.shape
+    assert snr_db(song.T, read["whole"]) < 20  # a real voice estimate, not the input
+    np.testing.assert_allclose(read["blocks"], read["whole"], atol=1e-5)
+    assert np.abs(read["segments"] - read["whole"]).max() > 1e-3
+
+
+def test_the_stream_resampler_matches_resampling_the_whole_signal():
+    from shsep.spectrogram import StreamResampler, resample
+
+    signal = noise(44100, 1, 3.1, seed=3)[:, 0]
+    for target in (8000, 44100):
+        resampler = StreamResampler(44100, target)
+        pieces = [resampler.push(signal[i: i + 10000], last=i + 10000 >= len(signal))
+                  for i in range(0, len(signal), 10000)]
+        np.testing.assert_allclose(np.concatenate(pieces), resample(signal, 44100, target), atol=1e-6)
+
+
 @pytest.mark.parametrize("band, channels", [("full", "downmix"), ("full", "per-channel"), ("park", "downmix")])
 def test_blocks_join_without_seams_in_every_channel(tmp_path, tiny_separator, mir1k_root, band, channels):
     from shsep.data import stereo_song
@@ -252,7 +282,7 @@ def test_blocks_join_without_seams_in_every_channel(tmp_path, tiny_separator, mi
     options = dict(band=band, channels=channels, progress=False)
     whole = separate_file(tiny_separator, path, tmp_path / "whole", **options).stems
     blocks = separate_file(tiny_separator, path, tmp_path / "blocks", block_seconds=2.0, margin_seconds=2.0,
-                           **options).stems
+                           segment_seconds=4.0, **options).stems  # the full band: the network in 4 s segments
     for stem in ("voice", "accompaniment"):
         a, b = sf.read(getattr(whole, stem), always_2d=True)[0], sf.read(getattr(blocks, stem), always_2d=True)[0]
         assert a.shape == b.shape and a.shape[0] == song.mixture.shape[1]

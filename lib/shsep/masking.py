@@ -68,22 +68,28 @@ def _linear_weights(positions: np.ndarray, size: int) -> tuple[np.ndarray, np.nd
 
 
 def map_mask(mask: np.ndarray, high: np.ndarray, front_end: FrontEnd, native: FrontEnd,
-             num_frames: int) -> np.ndarray:
+             num_frames: int, start_seconds: float = 0.0) -> np.ndarray:
     """The low-rate voice mask (bins, frames), plus its high-band values (frames,), on the native grid.
 
-    Native bin j lies at j·rate/n_fft Hz and frame i at i·hop/rate s; low bin k at k·8000/1024 Hz and
-    frame t at t·256/8000 s. Above the last modelled bin the mask is `high`, reached linearly at the
-    first bin the network does not see (4 kHz for Park's front end).
+    Native bin j lies at j·rate/n_fft Hz and frame i at start_seconds + i·hop/rate s (start_seconds: where
+    the native signal starts in the mask's time, 0 when both come from the same signal); low bin k at
+    k·8000/1024 Hz and frame t at t·256/8000 s. Above the last modelled bin the mask is `high`, reached
+    linearly at the first bin the network does not see (4 kHz for Park's front end).
     """
-    hz_per_low_bin = front_end.sample_rate / front_end.n_fft
-    extended = np.concatenate([mask, high[None]], axis=0)
-    bin_hz = np.arange(native.n_fft // 2 + 1) * native.sample_rate / native.n_fft
-    lower, upper, weight = _linear_weights(bin_hz / hz_per_low_bin, extended.shape[0])
-    by_frequency = extended[lower] * (1 - weight[:, None]) + extended[upper] * weight[:, None]
-    frame_seconds = np.arange(num_frames) * native.hop_length / native.sample_rate
+    frame_seconds = start_seconds + np.arange(num_frames) * native.hop_length / native.sample_rate
     lower, upper, weight = _linear_weights(frame_seconds * front_end.sample_rate / front_end.hop_length,
                                            mask.shape[1])
-    return by_frequency[:, lower] * (1 - weight) + by_frequency[:, upper] * weight
+    first, last = int(lower.min()), int(upper.max()) + 1  # the low-rate frames these native frames need
+    extended = np.concatenate([mask[:, first:last], high[None, first:last]], axis=0).T  # (frames, bins + 1)
+    lower, upper, weight = lower - first, upper - first, weight[:, None]
+    by_time = extended[lower] * (1 - weight) + extended[upper] * weight  # (native frames, low bins + 1)
+    hz_per_low_bin = front_end.sample_rate / front_end.n_fft
+    bin_hz = np.arange(native.n_fft // 2 + 1) * native.sample_rate / native.n_fft
+    lower, upper, weight = _linear_weights(bin_hz / hz_per_low_bin, extended.shape[1])
+    mapped = by_time[:, lower]
+    mapped *= 1 - weight
+    mapped += by_time[:, upper] * weight
+    return mapped.T  # (bins, frames), each frame's bins contiguous like `stft`'s output: multiplies without striding
 
 
 def wiener(voice_magnitude: np.ndarray, accompaniment_magnitude: np.ndarray, mixture: np.ndarray,
@@ -106,10 +112,11 @@ def wiener(voice_magnitude: np.ndarray, accompaniment_magnitude: np.ndarray, mix
 
 
 def full_band_voice(audio: np.ndarray, sample_rate: int, masks: list[tuple[np.ndarray, np.ndarray]],
-                    front_end: FrontEnd, wiener_iterations: int = 0) -> np.ndarray:
+                    front_end: FrontEnd, wiener_iterations: int = 0, mask_start_seconds: float = 0.0) -> np.ndarray:
     """The voice stem (channels, samples) of audio (channels, samples) at its own rate.
 
-    masks: one (low-rate voice mask, high-band values) pair for all channels, or one per channel.
+    masks: one (low-rate voice mask, high-band values) pair for all channels, or one per channel;
+    mask_start_seconds: where the audio starts in the masks' time (see `map_mask`).
     The accompaniment is the input minus this voice.
     """
     native = native_grid(sample_rate)
@@ -118,7 +125,8 @@ def full_band_voice(audio: np.ndarray, sample_rate: int, masks: list[tuple[np.nd
     with timed("native STFT"):
         mixture = native.analyse(padded)
     with timed("masks"):
-        mapped = np.stack([map_mask(mask, high, front_end, native, mixture.shape[-1]) for mask, high in masks])
+        mapped = np.stack([map_mask(mask, high, front_end, native, mixture.shape[-1], mask_start_seconds).T
+                           for mask, high in masks]).transpose(0, 2, 1)  # frame-major, like the mixture's STFT
     if wiener_iterations > 0:
         magnitude = np.abs(mixture)
         with timed("Wiener"):

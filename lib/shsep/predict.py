@@ -1,8 +1,14 @@
 """Separate audio files of any length in bounded memory: what `shsep separate` runs.
 
-A file is read in blocks of `block_seconds` with `margin_seconds` of context each side, separated,
-and the centre of each block written, so blocks join without seams. Two passes: the first finds the
-maximum magnitude for Park's normalisation over the whole file, the second separates and writes.
+A file is read in blocks of `block_seconds`, separated, and the centre of each block written, so blocks
+join without seams. Two passes: the first reads the whole file for Park's normalisation (the maximum
+magnitude over the file), the second separates and writes.
+
+* The full-band path keeps the network's input for the whole file from the first pass (the low-rate
+  signals, 1.9 MB per minute at 8 kHz), runs the network over it once (files over `segment_seconds` in
+  segments with `margin_seconds` of context), and applies the masks block by block at the input's rate:
+  its stems do not depend on the block length.
+* Park's path separates each block with `margin_seconds` of context each side.
 
 * band "full" (default): stereo in gives stereo out, mono gives mono, at the input's own rate and
   length, full band; voice + accompaniment = the input.
@@ -14,9 +20,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .audio import AudioError, AudioReader, StemWriter, ensure_writable_dir
-from .masking import DEFAULT_HIGH_BAND, HIGH_BAND
+from .masking import DEFAULT_HIGH_BAND, HIGH_BAND, native_grid
 from .separate import CHANNEL_MODES, Separator, Stems, analysed_signals
+from .spectrogram import FrontEnd, StreamResampler
 from .stages import timed
 
 BANDS = ("full", "park")
@@ -64,7 +73,8 @@ class SeparatedFile:
 def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: str | os.PathLike,
                   band: str = "full", stems: tuple[str, ...] = STEM_NAMES, file_format: str = "wav",
                   channels: str = "downmix", high_band: str = DEFAULT_HIGH_BAND, wiener_iterations: int = 0,
-                  block_seconds: float = 60.0, margin_seconds: float = 4.0, progress: bool = True) -> SeparatedFile:
+                  block_seconds: float = 60.0, margin_seconds: float = 4.0, segment_seconds: float = 600.0,
+                  progress: bool = True) -> SeparatedFile:
     """Separate one audio file into ``<name>_voice.<format>`` and/or ``<name>_accompaniment.<format>`` in out_dir.
 
     channels, high_band and wiener_iterations are the full-band path's options (`Separator.separate_full_band`).
@@ -87,44 +97,123 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
         if total == 0:
             raise AudioError(f"{input_path} holds no audio samples")
         out_channels = 1 if band == "park" else reader.channels
-        if band == "full" and wiener_iterations:
-            block_seconds = min(block_seconds, WIENER_BLOCK_SECONDS)
-        block, margin = max(1, int(block_seconds * rate)), int(margin_seconds * rate)
-        starts = list(range(0, total, block))
-
-        analysed_channels = channels if band == "full" else "downmix"  # Park's path always sees the downmix
-        scales = None
-        for start in starts:
-            with timed("decode"):
-                audio = reader.read(start, start + block)
-            block_scales = [separator.max_magnitude(s, rate) for s in analysed_signals(audio, analysed_channels)]
-            scales = block_scales if scales is None else [max(a, b) for a, b in zip(scales, block_scales)]
         paths = Stems(*(out_dir / f"{input_path.stem}_{name}.{file_format}" if name in stems else None
                         for name in STEM_NAMES))
-        writers = Stems(*(StemWriter(p, rate, out_channels, file_format) if p is not None else None for p in paths))
-        from .progress import progress_over
-
-        complete = False
-        try:
-            for start in progress_over(starts, description=input_path.name, unit="blocks",
-                                       enabled=progress and len(starts) > 1):
-                stop = min(total, start + block)
-                context_start = max(0, start - margin)
-                with timed("decode"):
-                    audio = reader.read(context_start, stop + margin)
-                if band == "park":
-                    separated = separator.separate(audio.mean(axis=0), rate, scale=scales[0])
-                    separated = Stems(*(s[None] for s in separated))
-                else:
-                    separated = separator.separate_full_band(audio, rate, scale=scales, channels=channels,
-                                                             high_band=high_band, wiener_iterations=wiener_iterations)
-                for writer, estimate in zip(writers, separated):
-                    if writer is not None:
-                        with timed("write"):
-                            writer.write(estimate[:, start - context_start: stop - context_start])
-            complete = True
-        finally:  # every stem complete gets its final name; an interrupted run leaves none under it
-            for writer in writers:
-                if writer is not None:
-                    writer.close(keep=complete)
+        if band == "full":
+            analysed = _low_rate_signals(separator, reader, channels, block_seconds)
+            blocks = _full_band_blocks(separator, reader, analysed, high_band, wiener_iterations, block_seconds,
+                                       margin_seconds, segment_seconds)
+        else:
+            blocks = _park_blocks(separator, reader, block_seconds, margin_seconds)
+        _write_blocks(blocks, paths, rate, out_channels, file_format, progress, input_path.name)
         return SeparatedFile(paths, rate, reader.channels, total / rate)
+
+
+def _write_blocks(blocks, paths: Stems, rate: int, channels: int, file_format: str, progress: bool,
+                  description: str) -> None:
+    """Write each (start, Stems) block the generator yields; every stem complete gets its final name, an
+    interrupted run leaves none under it."""
+    from .progress import progress_over
+
+    count = next(blocks)  # the generator's first item, after any whole-file pass: how many blocks follow
+    writers = Stems(*(StemWriter(p, rate, channels, file_format) if p is not None else None for p in paths))
+    complete = False
+    try:
+        for separated in progress_over(blocks, description=description, unit="blocks", total=count,
+                                       enabled=progress and count > 1):
+            for writer, estimate in zip(writers, separated):
+                if writer is not None:
+                    with timed("write"):
+                        writer.write(estimate)
+        complete = True
+    finally:
+        for writer in writers:
+            if writer is not None:
+                writer.close(keep=complete)
+
+
+def _park_blocks(separator: Separator, reader: AudioReader, block_seconds: float, margin_seconds: float):
+    """Park's path: blocks with context each side, each separated on its own (the scale is the whole file's)."""
+    rate, total = reader.rate, reader.frames
+    block, margin = max(1, int(block_seconds * rate)), int(margin_seconds * rate)
+    starts = list(range(0, total, block))
+    scale = 0.0
+    for start in starts:
+        with timed("decode"):
+            audio = reader.read(start, start + block)
+        scale = max(scale, separator.max_magnitude(audio.mean(axis=0), rate))
+    yield len(starts)
+    for start in starts:
+        stop, context_start = min(total, start + block), max(0, start - margin)
+        with timed("decode"):
+            audio = reader.read(context_start, stop + margin)
+        separated = separator.separate(audio.mean(axis=0), rate, scale=scale)
+        yield Stems(*(s[None, start - context_start: stop - context_start] for s in separated))
+
+
+def _low_rate_signals(separator: Separator, reader: AudioReader, channels: str, block_seconds: float):
+    """The signals the network analyses (the downmix, or each channel), for the whole file at the front end's
+    rate: read in blocks and resampled as one stream (8 kHz float32: 1.9 MB per minute and signal)."""
+    rate, total, low_rate = reader.rate, reader.frames, separator.front_end.sample_rate
+    block = max(1, int(block_seconds * rate))
+    low_length = -(-total * low_rate // rate)  # `resample`'s length, ceil(n · ratio)
+    resamplers, low = None, None
+    for start in range(0, total, block):
+        with timed("decode"):
+            audio = reader.read(start, start + block)
+        signals = analysed_signals(audio, channels)
+        if resamplers is None:
+            resamplers = [StreamResampler(rate, low_rate) for _ in signals]
+            low = np.zeros((len(signals), low_length), np.float32)  # filled in place: no second copy
+        with timed("resample"):
+            for resampler, signal, row in zip(resamplers, signals, low):
+                first = resampler.returned
+                piece = resampler.push(signal, last=start + block >= total)
+                row[first: first + len(piece)] = piece
+    return list(low)
+
+
+def _full_band_blocks(separator: Separator, reader: AudioReader, analysed: list[np.ndarray], high_band: str,
+                      wiener_iterations: int, block_seconds: float, margin_seconds: float, segment_seconds: float):
+    """The full-band path. The network runs once over each segment of the low-rate signals (the whole file up
+    to `segment_seconds`; longer files in segments with `margin_seconds` of context each side), and the
+    masks are applied to the input in blocks at its own rate. Blocks start on the native STFT's hop grid with
+    two FFT lengths of context, so they join exactly as if the file were one block (the Wiener filter, which
+    estimates over its whole block, keeps `margin_seconds` of context)."""
+    fe, rate, total = separator.front_end, reader.rate, reader.frames
+    native = native_grid(rate)
+    separator.prepare_for(wiener_iterations)
+    if wiener_iterations:
+        block_seconds = min(block_seconds, WIENER_BLOCK_SECONDS)
+    block = max(1, -(-int(block_seconds * rate) // native.hop_length)) * native.hop_length  # on the hop grid
+    margin = int(margin_seconds * rate) if wiener_iterations else 2 * native.n_fft
+    segment = max(1, int(segment_seconds / block_seconds)) * block  # whole blocks per segment
+    low_length = len(analysed[0])
+    low_margin = int(margin_seconds * fe.sample_rate)
+    scales = [_max_magnitude(fe, signal, segment * fe.sample_rate // rate, low_margin) for signal in analysed]
+    yield -(-total // block)
+    for segment_start in range(0, total, segment):
+        low_first = max(0, segment_start * fe.sample_rate // rate - low_margin)
+        low_stop = min(low_length, -(-min(total, segment_start + segment) * fe.sample_rate // rate) + low_margin)
+        masks = None  # the last segment's masks go before this one's are made
+        masks = [separator.low_rate_masks(signal[low_first:low_stop], scale, high_band)
+                 for signal, scale in zip(analysed, scales)]
+        for start in range(segment_start, min(total, segment_start + segment), block):
+            stop, context_start = min(total, start + block), max(0, start - margin)
+            with timed("decode"):
+                audio = reader.read(context_start, stop + margin)
+            stems = separator.apply_masks(audio, rate, masks, wiener_iterations,
+                                          mask_start_seconds=context_start / rate - low_first / fe.sample_rate)
+            yield Stems(*(s[:, start - context_start: stop - context_start] for s in stems))
+
+
+def _max_magnitude(front_end: FrontEnd, low: np.ndarray, segment: int, margin: int) -> float:
+    """Park's normalisation for a whole low-rate signal: its largest STFT magnitude, taken segment by segment
+    (with context, so every frame is seen whole) to keep memory bounded."""
+    largest = 0.0
+    for first in range(0, max(1, len(low)), segment):
+        piece = low[max(0, first - margin): first + segment + margin]
+        piece = np.pad(piece, (0, max(0, front_end.n_fft - len(piece))))
+        with timed("analysis STFT"):
+            largest = max(largest, float(np.abs(front_end.analyse(piece)).max()))
+    return largest

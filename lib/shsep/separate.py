@@ -203,8 +203,10 @@ class Separator:
         """Normalised mixture magnitudes (bins, frames) → (accompaniment, voice) magnitudes, same shape; with
         shifts > 1, the mean over windows laid at each of `shift_offsets` (silence padded before the first frame)."""
         frames = mixture.shape[-1]
-        accompaniment, voice = np.zeros_like(mixture), np.zeros_like(mixture)
         offsets = self.shift_offsets()
+        if offsets == [0]:
+            return self._windows_through_network(mixture)
+        accompaniment, voice = np.zeros_like(mixture), np.zeros_like(mixture)
         for offset in offsets:
             a, v = self._windows_through_network(np.pad(mixture, ((0, 0), (offset, 0))))
             accompaniment += a[:, offset: offset + frames]
@@ -215,7 +217,7 @@ class Separator:
         """One pass of sliding windows (see `window_plan`), each keeping its centre."""
         patch = self.front_end.patch_frames
         frames = mixture.shape[-1]
-        padded = np.pad(mixture, ((0, 0), (0, max(0, patch - frames))))
+        padded = np.pad(mixture, ((0, 0), (0, patch - frames))) if frames < patch else mixture
         window, step = fitted_windows(padded.shape[-1], *WINDOWINGS[self.windowing], patch)
         plan = window_plan(padded.shape[-1], window, step)
         accompaniment = np.zeros_like(padded)
@@ -249,13 +251,36 @@ class Separator:
         per-clip normalisation; a file separated in blocks passes the whole file's). Estimates are rescaled.
         """
         low, spec = self.resample_and_analyse(mixture, sample_rate)
-        magnitude = np.abs(spec)
+        accompaniment, voice = self._estimates(np.abs(spec), scale)
+        return low, spec, accompaniment, voice
+
+    def _estimates(self, magnitude: np.ndarray, scale: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """The network's (accompaniment, voice) magnitudes for a front-end spectrogram's magnitudes (float32,
+        normalised in place by scale, default their own maximum), rescaled. In place, so that a 10-minute
+        segment's estimates cost no more copies than they need."""
         if scale is None:
             scale = float(magnitude.max())
         scale = scale if scale > 0 else 1.0
+        magnitude /= scale
         with timed("network"):
-            accompaniment, voice = self.separate_magnitudes((magnitude / scale).astype(np.float32))
-        return low, spec, accompaniment * scale, voice * scale
+            accompaniment, voice = self.separate_magnitudes(magnitude)
+        del magnitude
+        accompaniment *= scale
+        voice *= scale
+        return accompaniment, voice
+
+    def low_rate_masks(self, low: np.ndarray, scale: float | None = None,
+                       high_band: str = masking.DEFAULT_HIGH_BAND) -> tuple[np.ndarray, np.ndarray]:
+        """A mono signal already at the front end's rate → its soft voice mask (bins, frames) and the mask's
+        values above the modelled band (frames,): what `apply_masks` carries onto the input's own grid."""
+        fe = self.front_end
+        low = np.pad(np.asarray(low, np.float32), (0, max(0, fe.n_fft - len(low))))
+        with timed("analysis STFT"):
+            magnitude = np.abs(fe.analyse(low))
+        accompaniment, voice = self._estimates(magnitude, scale)
+        with timed("masks"):
+            mask = masking.voice_mask(accompaniment, voice)
+            return mask, masking.high_band_mask(mask, accompaniment, voice, fe, high_band)
 
     def separate(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None) -> "Stems":
         """Park's path: mono waveform at any rate → Stems (accompaniment, voice), same rate and length, band ≤ 4 kHz."""
@@ -293,18 +318,30 @@ class Separator:
         if channels not in CHANNEL_MODES:
             raise ValueError(f"channels must be one of {CHANNEL_MODES}, not {channels!r}")
         signals = analysed_signals(audio, channels)
-        if hasattr(self.network, "shrink_arena"):  # int8: keep the Wiener path's peak memory under 1 GiB
-            self.network.shrink_arena = wiener_iterations > 0
+        self.prepare_for(wiener_iterations)
         scales = list(scale) if isinstance(scale, (list, tuple, np.ndarray)) else [scale] * len(signals)
         masks = []
         for signal, signal_scale in zip(signals, scales):
-            _, _, accompaniment, voice = self.estimate_magnitudes(signal, sample_rate, signal_scale)
-            with timed("masks"):
-                mask = masking.voice_mask(accompaniment, voice)
-                masks.append((mask, masking.high_band_mask(mask, accompaniment, voice, self.front_end, high_band)))
-        voice = masking.full_band_voice(audio, sample_rate, masks, self.front_end, wiener_iterations)
-        stems = Stems(audio - voice, voice)
+            with timed("resample"):
+                low = resample(signal, sample_rate, self.front_end.sample_rate)
+            masks.append(self.low_rate_masks(low, signal_scale, high_band))
+        stems = self.apply_masks(audio, sample_rate, masks, wiener_iterations)
         return stems if multichannel else Stems(stems.accompaniment[0], stems.voice[0])
+
+    def prepare_for(self, wiener_iterations: int) -> None:
+        """Set up the network for the full-band path's options (int8: a smaller memory arena under Wiener,
+        which keeps that path's peak under 1 GiB)."""
+        if hasattr(self.network, "shrink_arena"):
+            self.network.shrink_arena = wiener_iterations > 0
+
+    def apply_masks(self, audio: np.ndarray, sample_rate: int, masks: list[tuple[np.ndarray, np.ndarray]],
+                    wiener_iterations: int = 0, mask_start_seconds: float = 0.0) -> "Stems":
+        """(channels, samples) audio and its `low_rate_masks` (one pair for all channels, or one per channel)
+        → Stems (channels, samples) that add up to the audio; mask_start_seconds: where the audio starts in
+        the masks' time (a block of a longer file)."""
+        voice = masking.full_band_voice(audio, sample_rate, masks, self.front_end, wiener_iterations,
+                                        mask_start_seconds)
+        return Stems(audio - voice, voice)
 
 
 CHANNEL_MODES = ("downmix", "per-channel")

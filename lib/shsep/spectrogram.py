@@ -132,6 +132,32 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return out.reshape(audio.shape[:-1] + (length,))
 
 
+
+class StreamResampler:
+    """`resample` for a signal that arrives in pieces (one row): feed each piece to `push`, the last with
+    last=True; the pieces joined equal `resample` of the whole signal (soxr's stream, same filter)."""
+
+    def __init__(self, orig_sr: int, target_sr: int):
+        self.orig_sr, self.target_sr = orig_sr, target_sr
+        self.pushed = self.returned = 0
+        self._stream = None
+        if orig_sr != target_sr:
+            import soxr
+
+            self._stream = soxr.ResampleStream(orig_sr, target_sr, 1, dtype="float32", quality="soxr_hq")
+
+    def push(self, piece: np.ndarray, last: bool = False) -> np.ndarray:
+        piece = np.asarray(piece, dtype=np.float32)
+        self.pushed += len(piece)
+        if self._stream is None:
+            return piece
+        out = self._stream.resample_chunk(piece, last=last)
+        if last:  # `resample`'s length: ceil(n · ratio)
+            length = int(np.ceil(self.pushed * float(self.target_sr) / self.orig_sr)) - self.returned
+            out = np.pad(out[:length], (0, max(0, length - len(out))))
+        self.returned += len(out)
+        return out
+
 @dataclass
 class ClipSpectrogram:
     """Normalised magnitudes of one clip: (bins, frames) each, plus the scale they were divided by."""
