@@ -246,8 +246,8 @@ def test_park_path_figures_are_unchanged(mir1k_root, shipped_separator, clip, ex
 @pytest.mark.parametrize("rate", [44100, 16000])
 def test_full_band_stems_do_not_depend_on_the_block_length(tmp_path, shipped_separator, mir1k_root, rate):
     """The network sees the whole file's low-rate signal once; blocks only apply its masks, so 1 s blocks
-    give the stems of one block up to float rounding. Running the network in 1 s segments instead does
-    change them: the comparison can fail."""
+    give the stems of one block up to float rounding, and both those of the song separated in memory.
+    Running the network in 1 s segments instead does change them: the comparison can fail."""
     from shsep.data import stereo_song
 
     song = stereo_song(["annar_1_01"], rate, mir1k_root).mixture[:, : int(4.3 * rate)]
@@ -260,6 +260,9 @@ def test_full_band_stems_do_not_depend_on_the_block_length(tmp_path, shipped_sep
     assert snr_db(song.T, read["whole"]) < 20  # a real voice estimate, not the input
     np.testing.assert_allclose(read["blocks"], read["whole"], atol=1e-5)
     assert np.abs(read["segments"] - read["whole"]).max() > 1e-3
+    decoded = sf.read(path, dtype="float32", always_2d=True)[0].T  # the file holds 16-bit samples
+    in_memory = shipped_separator.separate_full_band(decoded, rate)  # what `evaluate` and `evaluate-musdb` score
+    np.testing.assert_allclose(read["whole"], in_memory.voice.T, atol=1e-5)
 
 
 def test_the_stream_resampler_matches_resampling_the_whole_signal():
