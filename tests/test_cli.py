@@ -118,7 +118,7 @@ def test_hold_out_chooses_the_validation_songs(tmp_path, monkeypatch, capsys):
 
 
 def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening_row(tmp_path, monkeypatch, capsys):
-    """`--voice-shift/--equaliser-db/--reverb/--compression/--sample-rate` reach the config; `--log` logs the validation figure alone."""
+    """`--voice-shift/--voice-shifts/--equaliser-db/--reverb/--compression/--sample-rate` reach the config; `--log` logs the validation figure alone."""
     import shsep.experiments as experiments
     import shsep.train as training
 
@@ -129,13 +129,13 @@ def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening
                             "validation_accompaniment_gnsdr": 5.0})
     assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run"), "--voice-shift", "0.5",
                      "--equaliser-db", "6", "--reverb", "0.25", "--compression", "0.5", "--sample-rate", "16000", "--hold-out", "abjones",
-                     "--log"]) == 0
+                     "--voice-shifts", "-2", "-1", "1", "2", "--log"]) == 0
     config = chosen[-1]
     assert (config.voice_shift, config.equaliser_db, config.reverb, config.compression,
-            config.front_end.sample_rate) == (0.5, 6.0, 0.25, 0.5, 16000)
+            config.front_end.sample_rate, config.voice_shifts) == (0.5, 6.0, 0.25, 0.5, 16000, (-2, -1, 1, 2))
     change, options = logged[-1]
     assert options["test"] is False and options["budget"] == "screening"
-    assert "voice_shift 0.5" in change and "hold-out abjones" in change
+    assert "voice_shift 0.5" in change and "hold-out abjones" in change and "voice_shifts -2 -1 +1 +2" in change
     assert "GNSDR 6.00 / 5.00 dB" in capsys.readouterr().out
 
 
@@ -158,3 +158,8 @@ def test_every_data_lever_is_an_option_a_batch_argument_and_a_logged_column():
         args = build_parser(argv).parse_args(argv)
         assert getattr(args, lever) == 0.5
         assert lever in recipe_search.RECIPE_COLUMNS and lever in recipe_search.LATER_COLUMN_DEFAULTS
+    argv = ["train", "--voice-shift", "0.5", "--voice-shifts", "-2", "-1", "1", "2"]
+    args = build_parser(argv).parse_args(argv)
+    assert args.voice_shifts == [-2, -1, 1, 2]
+    assert recipe_search.LATER_COLUMN_DEFAULTS["voice_shifts"] == "-4 -2 +2 +4"
+    assert "voice_shifts" in recipe_search.RECIPE_COLUMNS

@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # the options of `shsep train` that override a profile's field (the data levers: `profiles.LOGGED_LEVERS`)
 TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learning_rate", "seed", "init_seed",
-                   "init_trials", "channels", "growth", "stacks", "validation_songs", "precision", "sample_rate")
+                   "init_trials", "channels", "growth", "stacks", "validation_songs", "precision", "sample_rate",
+                   "voice_shifts")
 
 
 def _train(args) -> int:
@@ -37,8 +38,9 @@ def _train(args) -> int:
 
     profile = args.profile or default_profile()
     overrides = {k: getattr(args, k) for k in TRAIN_OVERRIDES + LOGGED_LEVERS if getattr(args, k) is not None}
-    if "validation_songs" in overrides:
-        overrides["validation_songs"] = tuple(overrides["validation_songs"])
+    for name in ("validation_songs", "voice_shifts"):
+        if name in overrides:
+            overrides[name] = tuple(overrides[name])
     config = get_profile(profile, **overrides)
     out = args.out or Path("runs") / profile
     length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")
@@ -52,7 +54,10 @@ def _train(args) -> int:
         from .experiments import log_training_run
         from .metrics import format_summary
 
-        described = {k: (" ".join(v) or "none") if k == "validation_songs" else v for k, v in overrides.items()}
+        from .profiles import shifts_text
+
+        described = {k: (" ".join(v) or "none") if k == "validation_songs" else shifts_text(v) if k == "voice_shifts"
+                     else v for k, v in overrides.items()}
         change = ", ".join([f"profile {profile}"] + [f"{k.replace('validation_songs', 'hold-out')} {v}"
                                                      for k, v in described.items()])
         row = log_training_run(out, change, test=args.test, data_root=args.data_root,

@@ -48,7 +48,9 @@ def _add_train(p):
                    "continuing the one with the lowest training loss (1: no trials)")
     p.add_argument("--remix", type=float, help="share of training windows remixed across clips, 0 to 1")
     p.add_argument("--voice-shift", type=float, help="share of remixes whose voice is shifted in pitch and formants "
-                   "(by resampling, -4, -2, +2 or +4 semitones), 0 to 1 (the profile's by default)")
+                   "(by resampling, by one of --voice-shifts), 0 to 1 (the profile's by default)")
+    p.add_argument("--voice-shifts", type=float, nargs="+", metavar="SEMITONES",
+                   help="the shifts --voice-shift draws from (default: -4 -2 2 4)")
     p.add_argument("--equaliser-db", type=float, help="largest gain in dB of a random EQ given to each remixed "
                    "source (0: none; the profile's by default)")
     p.add_argument("--reverb", type=float, help="share of remixes whose voice is sung in a random room (reverberation "

@@ -21,7 +21,7 @@ from .experiment_log import append_row, read_experiment_log, results_dir
 from .machine import describe_machine
 from .paths import RUNS
 from .probes import ActivationLog, read_activations
-from .profiles import LOGGED_LEVERS
+from .profiles import LOGGED_LEVERS, shifts_text
 
 RUNS_DIR = RUNS / "ablations"
 
@@ -127,6 +127,7 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         "batch_size": config.batch_size, "learning_rate": config.learning_rate, "schedule": config.schedule,
         "ema_decay": config.ema_decay, "precision": info.get("precision", config.precision),
         **{lever: getattr(config, lever) for lever in LOGGED_LEVERS},
+        "voice_shifts": shifts_text(config.voice_shifts),
         "front_end_rate": config.front_end.sample_rate,
         "train_clips": info.get("training_clips"), "parameters": count_parameters(build_model(model)),
         "final_loss": float(train_log["loss"].tail(50).mean()),

@@ -92,9 +92,16 @@ class TrainConfig:
 # The training-data levers (`dataset.TrainingBatches`). A new lever is a field of TrainConfig, a name here, its
 # code in `TrainingBatches` and an option of `shsep train` (`cli_args`); the CLI, the loop and the experiment log
 # read this list. LOGGED_LEVERS, its scalars (each off at its default), are what the log records and compares
-# recipes by; the tuples (the remixes' gain range, the semitone shifts) only parameterise them.
+# recipes by; the tuples (the remixes' gain range, the semitone shifts) parameterise them, and the log keeps the
+# shifts too, as text (`shifts_text`).
 AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "equaliser_db", "reverb", "compression")
 LOGGED_LEVERS = tuple(name for name in AUGMENTATION_FIELDS if not isinstance(getattr(TrainConfig, name), tuple))
+
+
+def shifts_text(semitones: tuple) -> str:
+    """The voice shifts as the experiment log writes them: "-4 -2 +2 +4"."""
+    return " ".join(f"{s:+g}" if s else "0" for s in semitones)
+
 
 # Two whole training songs, one per singer (15 clips), held out to choose recipes and checkpoints: never test clips.
 VALIDATION_SONGS = ("abjones_5", "amy_14")

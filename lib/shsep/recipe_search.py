@@ -9,14 +9,15 @@ import numpy as np
 import pandas as pd
 
 from .arms import RECIPE_BUDGET, SCREENING_BUDGET, SWEEP_BUDGET
-from .profiles import LOGGED_LEVERS, TrainConfig
+from .profiles import LOGGED_LEVERS, TrainConfig, shifts_text
 
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "target", "sampler", "seed",
                   "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule", "ema_decay",
-                  *LOGGED_LEVERS, "front_end_rate")
-# the value a row logged before a column existed had: the levers off, Park's 8 kHz front end
-LATER_COLUMN_DEFAULTS = {lever: getattr(TrainConfig(), lever) for lever in LOGGED_LEVERS} | {"front_end_rate": 8000}
+                  *LOGGED_LEVERS, "voice_shifts", "front_end_rate")
+# the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end
+LATER_COLUMN_DEFAULTS = ({lever: getattr(TrainConfig(), lever) for lever in LOGGED_LEVERS}
+                         | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000})
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:
