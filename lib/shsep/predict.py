@@ -25,7 +25,7 @@ import numpy as np
 from .audio import AudioError, AudioReader, StemWriter, ensure_writable_dir
 from .masking import DEFAULT_HIGH_BAND, HIGH_BAND, native_grid
 from .separate import CHANNEL_MODES, Separator, Stems, analysed_signals
-from .spectrogram import FrontEnd, StreamResampler
+from .spectrogram import FrontEnd, StreamResampler, resampled_length
 from .stages import timed
 
 BANDS = ("full", "park")
@@ -111,8 +111,8 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
 
 def _write_blocks(blocks, paths: Stems, rate: int, channels: int, file_format: str, progress: bool,
                   description: str) -> None:
-    """Write each (start, Stems) block the generator yields; every stem complete gets its final name, an
-    interrupted run leaves none under it."""
+    """Write the Stems of each block that `blocks` yields after its first item (the number of blocks); every stem
+    complete gets its final name, an interrupted run leaves none under it."""
     from .progress import progress_over
 
     count = next(blocks)  # the generator's first item, after any whole-file pass: how many blocks follow
@@ -156,7 +156,7 @@ def _low_rate_signals(separator: Separator, reader: AudioReader, channels: str, 
     rate: read in blocks and resampled as one stream (8 kHz float32: 1.9 MB per minute and signal)."""
     rate, total, low_rate = reader.rate, reader.frames, separator.front_end.sample_rate
     block = max(1, int(block_seconds * rate))
-    low_length = -(-total * low_rate // rate)  # `resample`'s length, ceil(n · ratio)
+    low_length = resampled_length(total, rate, low_rate)
     resamplers, low = None, None
     for start in range(0, total, block):
         with timed("decode"):

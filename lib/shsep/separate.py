@@ -236,7 +236,12 @@ class Separator:
         fe = self.front_end
         with timed("resample"):
             low = resample(mixture, sample_rate, fe.sample_rate)
-        low = np.pad(low, (0, max(0, fe.n_fft - len(low))))
+        return self._analyse_low_rate(low)
+
+    def _analyse_low_rate(self, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A signal at the front end's rate, padded to at least one STFT frame, and its complex spectrogram."""
+        fe = self.front_end
+        low = np.pad(np.asarray(low, np.float32), (0, max(0, fe.n_fft - len(low))))
         with timed("analysis STFT"):
             return low, fe.analyse(low)
 
@@ -273,14 +278,10 @@ class Separator:
                        high_band: str = masking.DEFAULT_HIGH_BAND) -> tuple[np.ndarray, np.ndarray]:
         """A mono signal already at the front end's rate → its soft voice mask (bins, frames) and the mask's
         values above the modelled band (frames,): what `apply_masks` carries onto the input's own grid."""
-        fe = self.front_end
-        low = np.pad(np.asarray(low, np.float32), (0, max(0, fe.n_fft - len(low))))
-        with timed("analysis STFT"):
-            magnitude = np.abs(fe.analyse(low))
-        accompaniment, voice = self._estimates(magnitude, scale)
+        accompaniment, voice = self._estimates(np.abs(self._analyse_low_rate(low)[1]), scale)
         with timed("masks"):
             mask = masking.voice_mask(accompaniment, voice)
-            return mask, masking.high_band_mask(mask, accompaniment, voice, fe, high_band)
+            return mask, masking.high_band_mask(mask, accompaniment, voice, self.front_end, high_band)
 
     def separate(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None) -> "Stems":
         """Park's path: mono waveform at any rate → Stems (accompaniment, voice), same rate and length, band ≤ 4 kHz."""

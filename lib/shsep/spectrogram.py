@@ -123,7 +123,7 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
         return audio
     import soxr
 
-    length = int(np.ceil(audio.shape[-1] * float(target_sr) / orig_sr))
+    length = resampled_length(audio.shape[-1], orig_sr, target_sr)
     rows = audio.reshape(-1, audio.shape[-1])
     out = np.zeros((rows.shape[0], length), dtype=np.float32)
     for row, signal in zip(out, rows):
@@ -131,6 +131,10 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
         row[: len(resampled)] = resampled
     return out.reshape(audio.shape[:-1] + (length,))
 
+
+def resampled_length(samples: int, orig_sr: int, target_sr: int) -> int:
+    """How many samples `resample` returns for `samples` at orig_sr: ceil(n · target / orig), librosa's."""
+    return -(-samples * target_sr // orig_sr)
 
 
 class StreamResampler:
@@ -153,10 +157,11 @@ class StreamResampler:
             return piece
         out = self._stream.resample_chunk(piece, last=last)
         if last:  # `resample`'s length: ceil(n · ratio)
-            length = int(np.ceil(self.pushed * float(self.target_sr) / self.orig_sr)) - self.returned
+            length = resampled_length(self.pushed, self.orig_sr, self.target_sr) - self.returned
             out = np.pad(out[:length], (0, max(0, length - len(out))))
         self.returned += len(out)
         return out
+
 
 @dataclass
 class ClipSpectrogram:
