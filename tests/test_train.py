@@ -57,6 +57,29 @@ def test_resume_refuses_another_configuration(mir1k_root, tmp_path):
         train(replace(config, seed=5), tmp_path, mir1k_root, resume=True, progress=False)
 
 
+def test_short_patches_train_the_first_steps_on_half_windows(mir1k_root, tmp_path, monkeypatch):
+    """--short-patches 0.5: the network sees 32-frame windows for the first half of the steps, then 64; the
+    loop's batches stay whole (the windows are drawn as before), and a bad share is refused before training."""
+    import shsep.train.loop as loop
+
+    seen = []
+    original = loop.training_step
+
+    def recording(net, model, optimizer, average, batch, autocast, config):
+        seen.append((batch[0].shape[-1], batch[1].shape[-1], batch[2].shape[-1]))
+        return original(net, model, optimizer, average, batch, autocast, config)
+
+    monkeypatch.setattr(loop, "training_step", recording)
+    config = get_profile("smoke", steps=6, short_patches=0.5, checkpoint_every=6)
+    train(config, tmp_path / "run", mir1k_root, progress=False)
+    assert seen == [(32, 32, 32)] * 3 + [(64, 64, 64)] * 3
+    assert read_training_log(tmp_path / "run")["loss"].notna().all()
+    with pytest.raises(ValueError, match="share of the steps"):
+        train(replace(config, short_patches=1.0), tmp_path / "bad", mir1k_root, progress=False)
+    with pytest.raises(ValueError, match="do not pool 6 times"):
+        train(get_profile("smoke", short_patches=0.5, depth=6), tmp_path / "deep", mir1k_root, progress=False)
+
+
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         read_checkpoint(tmp_path / "missing.pt")

@@ -128,7 +128,7 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         "ema_decay": config.ema_decay, "precision": info.get("precision", config.precision),
         **{lever: getattr(config, lever) for lever in LOGGED_LEVERS},
         "voice_shifts": shifts_text(config.voice_shifts),
-        "front_end_rate": config.front_end.sample_rate,
+        "front_end_rate": config.front_end.sample_rate, "short_patches": config.short_patches,
         "train_clips": info.get("training_clips"), "parameters": count_parameters(build_model(model)),
         "final_loss": float(train_log["loss"].tail(50).mean()),
         "loss_501_1000": trial_loss(train_log, 1000),  # what the cpu profile's screening compares

@@ -65,6 +65,8 @@ class TrainConfig:
     warmup_steps: int = 0
     ema_decay: float = 0.0  # > 0: separate with an exponential moving average of the weights
     precision: str = "fp32"  # on CPU: "fp32", "bf16" or "auto" (bf16 autocast if a start-up probe finds it faster)
+    short_patches: float = 0.0  # share of the steps, from the first, trained on windows of half the frames
+    # (`train.step.window_frames_at`): cheaper steps while the network learns; separation keeps the full windows
     time_budget: float = 0.0  # > 0: seconds of training; `steps` becomes what fits, timed at start (`train`)
     budget_model: ModelConfig | None = None  # a cheaper network a time budget trains instead where it buys too few
     # steps of `model` (`train.budget.NARROW_BELOW`); None: always `model`

@@ -14,10 +14,12 @@ from .profiles import LOGGED_LEVERS, TrainConfig, shifts_text
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "target", "sampler", "seed",
                   "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule", "ema_decay",
-                  *LOGGED_LEVERS, "voice_shifts", "front_end_rate")
-# the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end
+                  *LOGGED_LEVERS, "voice_shifts", "front_end_rate", "short_patches")
+# the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end,
+# whole windows throughout
 LATER_COLUMN_DEFAULTS = ({lever: getattr(TrainConfig(), lever) for lever in LOGGED_LEVERS}
-                         | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000})
+                         | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000,
+                            "short_patches": 0.0})
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:
@@ -96,8 +98,9 @@ BACKWARD_FACTOR = 3    # a training step costs about three forward passes: the f
 def training_gflop(runs: pd.DataFrame, report_runs: bool = False) -> pd.Series:
     """Training compute of each run in GFLOP: 3 × the network's forward FLOPs on one 512×64 window
     (`models.flops_per_patch`) × windows per step × steps (for our runs the logged steps, which leave out the
-    initial-weight trials; for the report's, its iterations at batch 4). A machine-free axis: runs on different
-    machines compare by compute where their hours do not."""
+    initial-weight trials, a window of half the frames counting half, `short_patches`; for the report's, its
+    iterations at batch 4). A machine-free axis: runs on different machines compare by compute where their hours
+    do not."""
     def one(run) -> float:
         if report_runs:
             config = dict(architecture="report", channels=int(run["channels"]), growth=int(run["growth"]),
@@ -108,7 +111,8 @@ def training_gflop(runs: pd.DataFrame, report_runs: bool = False) -> pd.Series:
                           stacks=int(run["stacks"]), depth=int(run["depth"]),
                           outputs=1 if run["target"] in ("voice", "accompaniment") else 2,
                           head=None if pd.isna(run["head"]) or run["head"] == "default" else run["head"])
-            windows = run["batch_size"] * run["steps"]
+            short = run.get("short_patches", 0.0)
+            windows = run["batch_size"] * run["steps"] * (1 - (0.0 if pd.isna(short) else short) / 2)
         return BACKWARD_FACTOR * _forward_flops(tuple(sorted(config.items()))) * windows / 1e9
 
     needed = (("channels", "growth", "stacks", "outputs", "iterations") if report_runs else

@@ -27,7 +27,7 @@ from ..targets import check_loss, num_outputs
 from . import budget, screening
 from .run_files import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, VALIDATION_LOG_NAME, TrainingLog,
                         Validation, load_training_state, save_checkpoint, write_config, write_run_info)
-from .step import WeightAverage, learning_rate_at, pick_precision, training_step
+from .step import WeightAverage, cropped, learning_rate_at, pick_precision, training_step, window_frames_at
 
 ESTIMATE_FROM_STEPS = 500  # runs with at least this many steps left time a few steps first and print an estimate
 ESTIMATE_TIMED_STEPS = 5
@@ -116,7 +116,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         lr = learning_rate_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        losses = training_step(net, model, optimizer, average, batch_at(step), autocast, config)
+        batch = cropped(batch_at(step), window_frames_at(step, config))
+        losses = training_step(net, model, optimizer, average, batch, autocast, config)
         step += 1
         if not main_process:
             continue
@@ -167,6 +168,12 @@ def _check(config: TrainConfig) -> None:
     if config.model.outputs != num_outputs(config.target):
         raise ValueError(f"target {config.target!r} needs {num_outputs(config.target)} outputs, "
                          f"the model config has {config.model.outputs}")
+    if not 0 <= config.short_patches < 1:
+        raise ValueError(f"short_patches is a share of the steps, 0 to below 1, not {config.short_patches}")
+    half, pooled = config.front_end.patch_frames // 2, 2 ** config.model.depth
+    if config.short_patches and half % pooled:
+        raise ValueError(f"short windows of {half} frames do not pool {config.model.depth} times "
+                         f"(a multiple of {pooled} frames is needed)")
     if config.init_trials < 1:
         raise ValueError(f"init_trials must be at least 1 (1: no screening), not {config.init_trials}")
     if config.init_trials > 1 and not 0 < config.trial_steps <= config.steps:

@@ -26,6 +26,25 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
     raise ValueError(f"schedule must be 'step' or 'cosine', not {config.schedule!r}")
 
 
+def window_frames_at(step: int, config: TrainConfig) -> int | None:
+    """The frames of step `step`'s training windows: half the front end's patch during the first `short_patches`
+    share of the steps (the hourglass is fully convolutional, so a shorter window is a cheaper step), else None:
+    the whole patch."""
+    if step < round(config.short_patches * config.steps):
+        return config.front_end.patch_frames // 2
+    return None
+
+
+def cropped(batch: tuple, frames: int | None) -> tuple:
+    """A batch (mixture, accompaniment, voice) cut to its first `frames` frames; None: unchanged."""
+    if frames is None:
+        return batch
+    mixture, accompaniment, voice = (t[..., :frames] for t in batch)
+    memory_format = torch.channels_last if batch[0].is_contiguous(memory_format=torch.channels_last) else \
+        torch.contiguous_format  # the loop's layout kept
+    return mixture.contiguous(memory_format=memory_format), accompaniment.contiguous(), voice.contiguous()
+
+
 def pick_precision(model, batch: torch.Tensor, requested: str, device: torch.device, tries: int = 3) -> str:
     """The precision to train in. On CUDA, bf16 autocast. On CPU, "auto" times `tries` forward/backward
     passes of the real model and batch in each, alternated after a warm-up pass of each, and takes bf16 only
