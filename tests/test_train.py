@@ -291,7 +291,7 @@ def test_a_network_chosen_by_hand_is_the_one_a_time_budget_trains():
     assert TrainConfig.from_dict(config.to_dict()) == config  # and the run's config.json keeps it
 
 
-def test_timing_steps_leaves_the_model_alone_and_budgets_count_trials_and_refuse_too_little(mir1k_root):
+def test_timing_steps_leaves_the_model_alone_and_budgets_count_trials_and_refuse_too_little(mir1k_root, monkeypatch):
     from contextlib import nullcontext
 
     from shsep.models import build_model
@@ -305,6 +305,15 @@ def test_timing_steps_leaves_the_model_alone_and_budgets_count_trials_and_refuse
     assert seconds > 0
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0, msg=key)
+
+    timed = []  # with short patches, half windows are timed too and weighted by their share of the steps
+    shapes = lambda k: timed.append(k) or (batch, batch[:, 0] * 0.5, batch[:, 0] * 0.5)  # noqa: E731
+    import shsep.train.budget as budget
+
+    original = budget._seconds_per_step
+    assert original(model, shapes, nullcontext(), config, 1, 32) > 0
+    monkeypatch.setattr(budget, "_seconds_per_step", lambda *args: {None: 2.0, 32: 1.0}[args[-1]])
+    assert time_training_steps(model, shapes, nullcontext(), replace(config, short_patches=0.25)) == 1.75
 
     recipe = replace(get_profile("cpu"), time_budget=7200.0)  # 1 trial: every step is the run's
     assert steps_within_budget(recipe, 0.5) == int(7200 * BUDGET_SHARE / 0.5)

@@ -53,7 +53,7 @@ def _add_train(p):
                    help="the shifts --voice-shift draws from (default: -4 -2 2 4)")
     p.add_argument("--short-patches", type=float, metavar="SHARE",
                    help="share of the steps, from the first, trained on windows of half the frames (32 of 64): "
-                   "cheaper steps early; a --time-budget is timed on whole windows (default 0)")
+                   "cheaper steps early (default 0)")
     p.add_argument("--equaliser-db", type=float, help="largest gain in dB of a random EQ given to each remixed "
                    "source (0: none; the profile's by default)")
     p.add_argument("--reverb", type=float, help="share of remixes whose voice is sung in a random room (reverberation "

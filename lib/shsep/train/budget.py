@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 
 from ..profiles import TrainConfig
-from .step import WeightAverage, training_step
+from .step import WeightAverage, cropped, training_step
 
 # Of a time budget, the share the timed steps may fill. The rest covers the validation passes (about 3 % of the cpu
 # profile's 2 hours) and speed drift (in a 10-minute cpu-profile run the timed steps ran 3 % faster than the
@@ -32,9 +32,19 @@ NARROW_BELOW = 0.5
 
 
 def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: int = TIMED_STEPS) -> float:
-    """Seconds per training step of `config` on this machine: `count` steps (after 3 untimed ones) of forward,
-    backward, Adam and the weight average, on copies of the model, so that the run's weights and windows are
-    untouched. batch_at(k) gives the k-th batch, autocast the precision's context."""
+    """Seconds per training step of `config` on this machine, on average over the run: `count` steps (after 3
+    untimed ones) of forward, backward, Adam and the weight average, on copies of the model, so that the run's
+    weights and windows are untouched; with short_patches, the steps on half windows timed too and weighted by
+    their share. batch_at(k) gives the k-th batch, autocast the precision's context."""
+    whole = _seconds_per_step(model, batch_at, autocast, config, count, None)
+    if not config.short_patches:
+        return whole
+    half = _seconds_per_step(model, batch_at, autocast, config, count, config.front_end.patch_frames // 2)
+    return config.short_patches * half + (1 - config.short_patches) * whole
+
+
+def _seconds_per_step(model, batch_at, autocast, config: TrainConfig, count: int, frames: int | None) -> float:
+    """Seconds per training step on windows of `frames` frames (None: whole), timed on a copy of the model."""
     model = copy.deepcopy(model).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
@@ -42,7 +52,7 @@ def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: i
     for k in range(count + 3):
         if k == 3:
             started = time.perf_counter()
-        training_step(model, model, optimizer, average, batch_at(k), autocast, config)
+        training_step(model, model, optimizer, average, cropped(batch_at(k), frames), autocast, config)
     return (time.perf_counter() - started) / count
 
 
