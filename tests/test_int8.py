@@ -152,16 +152,18 @@ def test_a_damaged_int8_model_is_a_clear_error(tmp_path):
 
 
 def test_the_session_without_the_nchwc_rewrite_gives_the_default_sessions_numbers():
-    """The float convolutions round differently without it, which can flip an int8 rounding here and there:
-    a few elements in 10^4 differ (measured 4 of 65536), far below the int8 model's own error (25 dB SNR)."""
+    """The float convolutions round differently without it, which can flip an int8 rounding here and there and
+    carry on through the later layers: for the shipped model 2.3 % of the elements differ, 45-49 dB SNR between
+    the two sessions (the model shipped before: 4 of 65536, over 100 dB), far below the int8 model's own error
+    against fp32 (about 25 dB SNR)."""
     import onnxruntime as ort
 
     network = OnnxNetwork(int8_model_for(SHIPPED_MODEL))
     default = ort.InferenceSession(str(network.path), providers=["CPUExecutionProvider"])
     windows = np.random.default_rng(2).random((1, 1, 512, 128), dtype=np.float32) ** 4
     for expected, got in zip(default.run(None, {"mixture": windows}), network(windows)):
-        assert np.mean(~np.isclose(got, expected, rtol=1e-5, atol=1e-7)) < 1e-3
-        assert snr_db(expected, got) > 60
+        assert np.mean(~np.isclose(got, expected, rtol=1e-5, atol=1e-7)) < 0.05
+        assert snr_db(expected, got) > 40
 
 
 def test_the_int8_network_runs_without_onnxruntimes_memory_pattern():

@@ -113,7 +113,7 @@ PROFILES: dict[str, TrainConfig] = {
                          steps=20, learning_rate=1e-3, decay_step=16, max_train_clips=4, checkpoint_every=10),
     "cpu": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24), target="abs-ratio",
                        steps=12500, batch_size=8, learning_rate=1e-3, schedule="cosine", warmup_steps=500,
-                       remix=0.5, ema_decay=0.999, precision="auto",
+                       remix=0.5, voice_shift=0.25, ema_decay=0.999, precision="auto",
                        checkpoint_every=1000, seed=1, init_trials=1, trial_steps=1000,
                        budget_model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16)),
     "cpu-park-recipe": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24),
