@@ -154,8 +154,8 @@ def test_a_damaged_int8_model_is_a_clear_error(tmp_path):
 def test_the_session_without_the_nchwc_rewrite_gives_the_default_sessions_numbers():
     """The float convolutions round differently without it, which can flip an int8 rounding here and there and
     carry on through the later layers: for the shipped model 2.3 % of the elements differ, 45-49 dB SNR between
-    the two sessions (the model shipped before: 4 of 65536, over 100 dB), far below the int8 model's own error
-    against fp32 (about 25 dB SNR)."""
+    the two ONNX Runtime sessions (the model shipped before: 4 of 65536, over 100 dB), far below the int8 model's
+    own error against fp32 (about 25 dB SNR)."""
     import onnxruntime as ort
 
     network = OnnxNetwork(int8_model_for(SHIPPED_MODEL))
