@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 
 from ..profiles import TrainConfig
-from .step import WeightAverage, cropped, training_step
+from .step import WeightAverage, cropped, short_window_frames, training_step
 
 # Of a time budget, the share the timed steps may fill. The rest covers the validation passes (about 3 % of the cpu
 # profile's 2 hours) and speed drift (in a 10-minute cpu-profile run the timed steps ran 3 % faster than the
@@ -39,7 +39,7 @@ def time_training_steps(model, batch_at, autocast, config: TrainConfig, count: i
     whole = _seconds_per_step(model, batch_at, autocast, config, count, None)
     if not config.short_patches:
         return whole
-    half = _seconds_per_step(model, batch_at, autocast, config, count, config.front_end.patch_frames // 2)
+    half = _seconds_per_step(model, batch_at, autocast, config, count, short_window_frames(config))
     return config.short_patches * half + (1 - config.short_patches) * whole
 
 

@@ -27,7 +27,8 @@ from ..targets import check_loss, num_outputs
 from . import budget, screening
 from .run_files import (BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, VALIDATION_LOG_NAME, TrainingLog,
                         Validation, load_training_state, save_checkpoint, write_config, write_run_info)
-from .step import WeightAverage, cropped, learning_rate_at, pick_precision, training_step, window_frames_at
+from .step import (WeightAverage, cropped, learning_rate_at, pick_precision, short_window_frames, training_step,
+                   window_frames_at)
 
 ESTIMATE_FROM_STEPS = 500  # runs with at least this many steps left time a few steps first and print an estimate
 ESTIMATE_TIMED_STEPS = 5
@@ -170,7 +171,7 @@ def _check(config: TrainConfig) -> None:
                          f"the model config has {config.model.outputs}")
     if not 0 <= config.short_patches < 1:
         raise ValueError(f"short_patches is a share of the steps, 0 to below 1, not {config.short_patches}")
-    half, pooled = config.front_end.patch_frames // 2, 2 ** config.model.depth
+    half, pooled = short_window_frames(config), 2 ** config.model.depth
     if config.short_patches and half % pooled:
         raise ValueError(f"short windows of {half} frames do not pool {config.model.depth} times "
                          f"(a multiple of {pooled} frames is needed)")

@@ -26,12 +26,17 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
     raise ValueError(f"schedule must be 'step' or 'cosine', not {config.schedule!r}")
 
 
+def short_window_frames(config: TrainConfig) -> int:
+    """The frames of a short training window (`short_patches`): half the front end's patch."""
+    return config.front_end.patch_frames // 2
+
+
 def window_frames_at(step: int, config: TrainConfig) -> int | None:
-    """The frames of step `step`'s training windows: half the front end's patch during the first `short_patches`
-    share of the steps (the hourglass is fully convolutional, so a shorter window is a cheaper step), else None:
-    the whole patch."""
+    """The frames of step `step`'s training windows: `short_window_frames` during the first `short_patches` share
+    of the steps (the hourglass is fully convolutional, so a shorter window is a cheaper step), else None: the
+    whole patch."""
     if step < round(config.short_patches * config.steps):
-        return config.front_end.patch_frames // 2
+        return short_window_frames(config)
     return None
 
 
