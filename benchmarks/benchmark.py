@@ -337,7 +337,7 @@ SHSEP_DEFAULTS = "shsep separate (defaults)"
 
 def _torch_precision() -> str:
     """What `--precision auto` runs where no int8 export is at hand: bf16 where native, else fp32."""
-    from shsep.separate import resolve_precision
+    from shsep.networks import resolve_precision
 
     return resolve_precision("auto", "cpu")
 

@@ -42,7 +42,9 @@ def test_cli_choices_match_the_library():
 
 def test_cli_network_choices_match_the_library():
     """--windowing, --precision and --post-filter are written out in the CLI (so that --help needs no torch)."""
-    from shsep.separate import POST_FILTERS, PRECISIONS, WINDOWINGS
+    from shsep.networks import PRECISIONS
+    from shsep.separate import POST_FILTERS
+    from shsep.windowing import WINDOWINGS
 
     choices = _argument_choices("evaluate")
     assert list(choices["windowing"]) == list(WINDOWINGS)

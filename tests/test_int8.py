@@ -10,9 +10,9 @@ import torch
 
 from shsep.data import get_clip, load_sources, stereo_mixture
 from shsep.models import ModelConfig, build_model
-from shsep.networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for
+from shsep.networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
 from shsep.paths import SHIPPED_MODEL
-from shsep.separate import Separator, resolve_precision
+from shsep.separate import Separator
 
 
 def snr_db(reference, estimate):

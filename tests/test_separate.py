@@ -7,7 +7,8 @@ from shsep.checkpoints import CheckpointError
 from shsep.data import DataError, get_clip, load_sources
 from shsep.models import ModelConfig, build_model
 from shsep.predict import separate_file
-from shsep.separate import Separator, window_plan
+from shsep.separate import Separator
+from shsep.windowing import window_plan
 
 
 @pytest.mark.parametrize("frames", [64, 65, 95, 96, 97, 128, 300, 1001])
@@ -25,7 +26,7 @@ def test_window_plan_fills_every_frame_once(frames):
 
 @pytest.mark.parametrize("frames", [64, 100, 513, 1000, 4999, 18750])
 def test_long_windows_fill_every_frame_once_at_little_extra_work(frames):
-    from shsep.separate import WINDOWINGS, fitted_windows
+    from shsep.windowing import WINDOWINGS, fitted_windows
 
     window, step = fitted_windows(frames, *WINDOWINGS["long"])
     assert window - step == 32 or window == frames  # 16 frames of seam on each side

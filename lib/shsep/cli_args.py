@@ -109,7 +109,7 @@ def _add_full_band_options(p, channels: bool = True):
 
 
 def _add_inference_options(p, windowing: str, precision: str):
-    # the choices are separate.WINDOWINGS and separate.PRECISIONS, written out so that --help needs no torch
+    # the choices are windowing.WINDOWINGS and networks.PRECISIONS, written out so that --help needs no torch
     p.add_argument("--windowing", choices=["park", "long"], default=windowing,
                    help="park: Park's 64-frame windows every 32 frames (the paper's protocol); long: 16 s windows "
                         f"overlapping by 1 s, about half the network's work (default: {windowing})")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+PRECISIONS = ("fp32", "bf16", "int8", "auto")  # int8: the ONNX Runtime export (networks.OnnxNetwork)
 ONNX_SUFFIX = ".int8.onnx"  # beside a checkpoint: lib/shsep/weights/cpu.pt → cpu.int8.onnx
 
 
@@ -129,3 +130,25 @@ def onnxruntime_available() -> bool:
     from importlib.util import find_spec
 
     return find_spec("onnxruntime") is not None
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512-BF16 or AMX): there bf16 runs the network about 2× faster,
+    elsewhere it is emulated and several times slower."""
+    from .machine import simd_features
+
+    return bool({"avx512_bf16", "amx_bf16"} & set(simd_features()))
+
+
+def resolve_precision(precision: str, device_type: str = "cpu", checkpoint: str | os.PathLike | None = None) -> str:
+    """The precision "auto" stands for: on CUDA bf16; on a CPU int8 where the checkpoint has an int8 export
+    beside it and ONNX Runtime is installed, else bf16 where the CPU has native bf16, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision != "auto":
+        return precision
+    if device_type == "cuda":
+        return "bf16"
+    if checkpoint is not None and int8_model_for(checkpoint).is_file() and onnxruntime_available():
+        return "int8"
+    return "bf16" if native_bf16() else "fp32"

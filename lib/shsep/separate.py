@@ -10,7 +10,6 @@ int8, in ONNX Runtime (`networks`); this module itself never imports torch.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
@@ -19,10 +18,11 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from . import masking
-from .networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, onnxruntime_available
+from .networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
 from .paths import SHIPPED_MODEL, SHIPPED_RUN
 from .spectrogram import PARK, FrontEnd, resample
 from .stages import timed
+from .windowing import DEFAULT_WINDOWING, WINDOWINGS, fitted_windows, window_plan
 
 
 def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:
@@ -39,41 +39,6 @@ def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:
                            f"{Path(run_dir).name}/ holds no trained checkpoint")
 
 
-def window_plan(num_frames: int, patch: int = 64, window_step: int = 32) -> list[tuple[int, int, int]]:
-    """(window start, first frame kept, end frame kept) for sliding windows over num_frames ≥ patch.
-
-    Windows of `patch` frames start every `window_step` frames (Park: 64 and 32, so each keeps its centre half).
-
-    For Park's, the first window keeps frames [0, 48); each later window keeps its centre [start+16, start+48);
-    a last window aligned to the end keeps from where the previous centre stopped to the end.
-    """
-    if num_frames < patch:
-        raise ValueError(f"need at least {patch} frames, got {num_frames} (pad first)")
-    margin = (patch - window_step) // 2
-    plan, start = [], 0
-    while start + patch <= num_frames:
-        keep_from = 0 if start == 0 else start + margin
-        plan.append((start, keep_from, start + patch - margin))
-        start += window_step
-    last_start = num_frames - patch
-    covered = plan[-1][2]
-    if covered < num_frames:
-        if last_start == plan[-1][0]:
-            plan[-1] = (last_start, plan[-1][1], num_frames)
-        else:
-            plan.append((last_start, covered, num_frames))
-    else:
-        plan[-1] = (plan[-1][0], plan[-1][1], num_frames)
-    return plan
-
-
-WINDOWINGS = {
-    # name: (window frames, frames between window starts); each window keeps its centre, the seams overlap
-    "park": (64, 32),  # Park's: every frame computed twice; the paper's protocol (`shsep evaluate` default)
-    "long": (512, 480),  # one pass in 16 s windows that overlap by 32 frames: about half the network's work
-}
-DEFAULT_WINDOWING = "park"
-PRECISIONS = ("fp32", "bf16", "int8", "auto")  # int8: the ONNX Runtime export (networks.OnnxNetwork)
 POST_FILTERS = {
     # how Park's path turns the two magnitude estimates into waveforms
     "none": "each estimate with the mixture's phase (Park's; the paper's protocol)",
@@ -82,48 +47,15 @@ POST_FILTERS = {
 }
 
 
-def native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX-512-BF16 or AMX): there bf16 runs the network about 2× faster,
-    elsewhere it is emulated and several times slower."""
-    from .machine import simd_features
-
-    return bool({"avx512_bf16", "amx_bf16"} & set(simd_features()))
-
-
-def resolve_precision(precision: str, device_type: str = "cpu", checkpoint: str | os.PathLike | None = None) -> str:
-    """The precision "auto" stands for: on CUDA bf16; on a CPU int8 where the checkpoint has an int8 export
-    beside it and ONNX Runtime is installed, else bf16 where the CPU has native bf16, else fp32."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    if precision != "auto":
-        return precision
-    if device_type == "cuda":
-        return "bf16"
-    if checkpoint is not None and int8_model_for(checkpoint).is_file() and onnxruntime_available():
-        return "int8"
-    return "bf16" if native_bf16() else "fp32"
-
-
-def fitted_windows(num_frames: int, window: int, step: int, patch: int = 64) -> tuple[int, int]:
-    """(window, step) for num_frames: Park's fixed windows as they are; longer windows shrunk to split the frames
-    into equal parts (a multiple of 16 frames each, so pooling divides them), keeping the same overlap."""
-    if window == patch:
-        return window, step
-    overlap = window - step
-    count = max(1, math.ceil((num_frames - overlap) / step))
-    window = min(num_frames, max(patch, 16 * math.ceil((math.ceil((num_frames - overlap) / count) + overlap) / 16)))
-    return window, max(1, window - overlap)
-
-
 class Separator:
     """A trained network plus sliding windows; `batch_size` windows go through the network at once
     (default: 16 on CUDA, 1 on CPU).
 
     model: a PyTorch module (run by `networks.TorchNetwork`), or an `networks.OnnxNetwork` (int8; its target and
         precision come with it; `from_checkpoint` with precision "int8" or "auto" loads one).
-    windowing: "park" (64-frame windows every 32 frames, the paper's protocol) or "long" (see WINDOWINGS).
+    windowing: "park" (64-frame windows every 32 frames, the paper's protocol) or "long" (see `windowing.WINDOWINGS`).
     precision: for a PyTorch module "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA and on CPUs with native
-        bf16, else fp32); see `resolve_precision`.
+        bf16, else fp32); see `networks.resolve_precision`.
     post_filter: Park's path only, see POST_FILTERS ("none": the paper's protocol).
     shifts: test-time averaging: the windows are laid `shifts` times, the k-th time k·32/shifts frames later
         (fractions of Park's window step), and the estimates averaged; costs `shifts` times the network
@@ -214,7 +146,7 @@ class Separator:
         return accompaniment / len(offsets), voice / len(offsets)
 
     def _windows_through_network(self, mixture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One pass of sliding windows (see `window_plan`), each keeping its centre."""
+        """One pass of sliding windows (see `windowing.window_plan`), each keeping its centre."""
         patch = self.front_end.patch_frames
         frames = mixture.shape[-1]
         padded = np.pad(mixture, ((0, 0), (0, patch - frames))) if frames < patch else mixture
