@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-PRECISIONS = ("fp32", "bf16", "int8", "auto")  # int8: the ONNX Runtime export (networks.OnnxNetwork)
+PRECISIONS = ("fp32", "bf16", "int8", "auto")  # int8: `OnnxNetwork`; auto: what `resolve_precision` picks
 ONNX_SUFFIX = ".int8.onnx"  # beside a checkpoint: lib/shsep/weights/cpu.pt → cpu.int8.onnx
 
 

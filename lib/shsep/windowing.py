@@ -42,6 +42,8 @@ WINDOWINGS = {
     "long": (512, 480),  # one pass in 16 s windows that overlap by 32 frames: about half the network's work
 }
 DEFAULT_WINDOWING = "park"
+
+
 def fitted_windows(num_frames: int, window: int, step: int, patch: int = 64) -> tuple[int, int]:
     """(window, step) for num_frames: Park's fixed windows as they are; longer windows shrunk to split the frames
     into equal parts (a multiple of 16 frames each, so pooling divides them), keeping the same overlap."""
