@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from shsep import ablation_findings, arms, evaluator_questions, experiment_log, experiments, probes, recipe_search
+from shsep import (ablation_findings, arms, evaluator_questions, experiment_log, experiments, probes, recipe_search,
+                   search_studies)
 from shsep.data import index_clips
 from shsep.models import ModelConfig, build_model
 from shsep.profiles import get_profile
@@ -177,15 +178,15 @@ def test_gpu_sweep_candidates_against_the_mean_of_its_base_runs():
     log = pd.DataFrame([candidate("gpu-base-s0", 0, (10.0, 10.2)), candidate("gpu-base-s1", 1, (10.2, 10.0)),
                         candidate("gpu-wide-s0", 0, (9.6, 10.4)),
                         {"budget": "recipe", "arm": "cpu", "validation_voice_gnsdr": 1.0}])
-    sweep = recipe_search.sweep_runs(log)
+    sweep = search_studies.sweep_runs(log)
     assert list(sweep["arm"]) == ["gpu-base-s0", "gpu-base-s1", "gpu-wide-s0"]
     wide = sweep.iloc[2]
     assert wide["voice_against_base"] == pytest.approx(-0.5) and wide["accompaniment_against_base"] == pytest.approx(0.3)
-    text = recipe_search.sweep_findings(sweep)
+    text = search_studies.sweep_findings(sweep)
     assert "seed 0, seed 1) reaches 10.10 / 10.10 dB" in text and "**-0.50 / +0.30 dB** against the base" in text
     assert "gpu-base-s1`" not in text  # the base runs are the reference, not candidates
     assert "over 2 seeds" not in text  # one seed per lever: no spread to report
-    assert "No GPU sweep" in recipe_search.sweep_findings(sweep.iloc[:0])
+    assert "No GPU sweep" in search_studies.sweep_findings(sweep.iloc[:0])
 
 
 def test_screening_runs_against_the_base_runs_of_the_same_hold_out_and_steps():
@@ -200,19 +201,19 @@ def test_screening_runs_against_the_base_runs_of_the_same_hold_out_and_steps():
                         run("b-base", "hold-out amy", 1500, (9.0, 9.0)),
                         run("b-shift", "voice_shift 0.5, hold-out amy", 1500, (9.5, 8.0)),
                         {"budget": "recipe", "arm": "cpu", "change": "hold-out abjones", "steps": 1500}])
-    table = recipe_search.screening_runs(log).set_index("arm")
+    table = search_studies.screening_runs(log).set_index("arm")
     assert list(table.index) == ["a-base", "a-base-s2", "a-shift", "b-base", "b-shift"]
     assert table.loc["a-shift", "voice_against_base"] == pytest.approx(-0.3)
     assert table.loc["a-shift", "accompaniment_against_base"] == pytest.approx(0.2)
     assert table.loc["a-shift", "base_voice_range"] == pytest.approx(0.4)
     assert table.loc["b-shift", "voice_against_base"] == pytest.approx(0.5)  # against its own hold-out's base
     assert table.loc["b-shift", "held_out"] == "amy" and bool(table.loc["b-base", "base"])
-    text = recipe_search.screening_findings(recipe_search.screening_runs(log))
+    text = search_studies.screening_findings(search_studies.screening_runs(log))
     assert "**abjones held out, 1500 steps** (43 validation clips): the base runs (2: seed 1, seed 1) reach " \
            "5.80 / 5.10 dB, 0.40 / 0.20 dB apart" in text
     assert "* `a-shift` (voice_shift 0.5): 5.50 / 5.30, **-0.30 / +0.20 dB** against the base" in text
     assert "(one seed: no spread measured)" in text  # amy's base ran once
-    assert "No screening run" in recipe_search.screening_findings(recipe_search.screening_runs(log.iloc[:0]))
+    assert "No screening run" in search_studies.screening_findings(search_studies.screening_runs(log.iloc[:0]))
 
 
 def test_gpu_sweep_reports_a_lever_trained_over_several_seeds_as_mean_and_range():
@@ -224,13 +225,13 @@ def test_gpu_sweep_reports_a_lever_trained_over_several_seeds_as_mean_and_range(
     log = pd.DataFrame([candidate("gpu-base-s1", 1, (10.0, 10.0)), candidate("gpu-ratio-s10", 10, (10.5, 10.1)),
                         candidate("gpu-ratio-s2", 2, (10.1, 10.3)), candidate("gpu-ratio-s3", 3, (10.3, 10.2)),
                         candidate("gpu-wide-s0", 0, (9.0, 9.0))])
-    spread = recipe_search.lever_seed_spread(recipe_search.sweep_runs(log))
+    spread = search_studies.lever_seed_spread(search_studies.sweep_runs(log))
     assert list(spread["lever"]) == ["ratio"]  # one seed of `wide`: not a spread
     ratio = spread.iloc[0]
     assert ratio["runs"] == 3 and ratio["seeds"] == "2, 3, 10"
     assert ratio["voice_mean"] == pytest.approx(10.3) and ratio["accompaniment_against_base"] == pytest.approx(0.2)
     assert (ratio["voice_min"], ratio["voice_max"]) == (10.1, 10.5)
-    text = recipe_search.sweep_findings(recipe_search.sweep_runs(log))
+    text = search_studies.sweep_findings(search_studies.sweep_runs(log))
     assert "`gpu-ratio` over 3 seeds (2, 3, 10): mean **10.30 / 10.20 dB**, +0.30 / +0.20 against the base" in text
     assert "voice 10.10 to 10.50, accompaniment 10.10 to 10.30" in text
 
@@ -246,17 +247,17 @@ def test_seed_study_ranks_initial_weights_by_early_loss_against_validation():
                         run("gpu-base-s1", 1, 1, 0.009, 10.0),
                         {"budget": "recipe", "arm": "cpu-screened", "init_seed": 1, "device": "cpu: EPYC",
                          "init_trial_losses": "0:0.0121 1:0.0101 2:0.0112"}])
-    seeds = recipe_search.seed_runs(log)
+    seeds = search_studies.seed_runs(log)
     assert list(seeds["arm"]) == ["gpu-data1", "gpu-init0", "gpu-init1", "gpu-init2"]
-    assert "gpu-init0" not in set(recipe_search.sweep_runs(log)["arm"])  # not a lever of the sweep
-    text = recipe_search.seed_findings(seeds, log)
+    assert "gpu-init0" not in set(search_studies.sweep_runs(log)["arm"])  # not a lever of the sweep
+    text = search_studies.seed_findings(seeds, log)
     assert "8.80 to 9.60 dB, a spread of **0.80 dB**" in text
     assert "(lowest first): init 1, 2, 0" in text and "(best first): init 1, 0, 2" in text
     assert "rank correlation 0.50" in text
     assert "(init 1) gives 9.60 dB, **+0.47 dB** against the mean" in text
     assert "init 0, data seed 1) move it by +0.50 dB" in text
     assert "`cpu-screened` screened 3 initial weights" in text and "and continued init 1" in text
-    assert "No seed study" in recipe_search.seed_findings(seeds.iloc[:0])
+    assert "No seed study" in search_studies.seed_findings(seeds.iloc[:0])
 
 
 def test_recipe_runs_their_gains_and_the_training_time_points():
