@@ -80,6 +80,35 @@ def test_short_patches_train_the_first_steps_on_half_windows(mir1k_root, tmp_pat
         train(get_profile("smoke", short_patches=0.5, depth=6), tmp_path / "deep", mir1k_root, progress=False)
 
 
+def test_the_resolution_loss_joins_the_last_stacks_loss(mir1k_root, tmp_path, monkeypatch):
+    """--resolution-loss W: the loop's batches carry the complex stems and the last stack's loss grows by W × the
+    multi-resolution loss (the first stack's is Park's alone); bad settings are refused before training."""
+    import shsep.train.loop as loop
+
+    seen = []
+    original = loop.training_step
+
+    def recording(net, model, optimizer, average, batch, autocast, config):
+        seen.append(len(batch))
+        losses = original(net, model, optimizer, average, batch, autocast, config)
+        seen.append([float(x.detach()) for x in losses])
+        return losses
+
+    monkeypatch.setattr(loop, "training_step", recording)
+    base = get_profile("smoke", steps=2, checkpoint_every=2, remix=0.5, target="abs-ratio")
+    train(base, tmp_path / "plain", mir1k_root, progress=False)
+    train(replace(base, resolution_loss=1.0), tmp_path / "resolution", mir1k_root, progress=False)
+    plain, resolution = seen[:4], seen[4:]
+    assert plain[0] == 3 and resolution[0] == 4
+    assert resolution[1][0] == pytest.approx(plain[1][0], rel=1e-5)  # the same first step, the first stack
+    assert resolution[1][1] > plain[1][1] + 1e-4  # the last stack's loss carries the resynthesised one
+    with pytest.raises(ValueError, match="needs remix > 0"):
+        train(replace(base, remix=0.0, resolution_loss=1.0), tmp_path / "bad", mir1k_root, progress=False)
+    with pytest.raises(ValueError, match="predicts one"):
+        train(get_profile("smoke", remix=0.5, target="voice", resolution_loss=1.0), tmp_path / "one",
+              mir1k_root, progress=False)
+
+
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         read_checkpoint(tmp_path / "missing.pt")

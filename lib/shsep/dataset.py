@@ -256,16 +256,22 @@ class TrainingBatches:
             SpectrogramSet(clips, front_end, progress=progress)
         self.sampler = WindowSampler(self.data.frame_counts, front_end.patch_frames, sampler, seed)
 
-    def batch(self, first_draw: int, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mixture (B,1,F,T), accompaniment (B,F,T), voice (B,F,T)) of draws first_draw … first_draw + count − 1."""
+    def batch(self, first_draw: int, count: int, with_phase: bool = False) -> tuple[torch.Tensor, ...]:
+        """(mixture (B,1,F,T), accompaniment (B,F,T), voice (B,F,T)) of draws first_draw … first_draw + count − 1;
+        with_phase: a fourth tensor, the complex stems (B,2,F,T), accompaniment and voice, normalised as the
+        magnitudes are (the multi-resolution loss resynthesises from them). Only the remix pipeline keeps phase."""
+        if with_phase and not self.remix:
+            raise ValueError("the windows' phase is kept by the remix pipeline only: with_phase needs remix > 0")
         if not self.remix:
             return self.data.batch(self.sampler.draws(first_draw, count))
-        patches = [self._element(first_draw + i) for i in range(count)]
-        patches = torch.from_numpy(np.stack(patches))
-        return patches[:, 0:1], patches[:, 1], patches[:, 2]
+        elements = [self._element(first_draw + i) for i in range(count)]
+        patches = torch.from_numpy(np.stack([patch for patch, _ in elements]))
+        magnitudes = patches[:, 0:1], patches[:, 1], patches[:, 2]
+        return (*magnitudes, torch.from_numpy(np.stack([stems for _, stems in elements]))) if with_phase else magnitudes
 
-    def _element(self, draw: int) -> np.ndarray:
-        """(3, F, T) magnitudes: mixture, accompaniment, voice."""
+    def _element(self, draw: int) -> tuple[np.ndarray, np.ndarray]:
+        """(3, F, T) magnitudes (mixture, accompaniment, voice), scaled so that the mixture peaks at 1 or less, and
+        (2, F, T) the complex stems (accompaniment, voice) scaled alike."""
         rng = np.random.default_rng([self.seed, self.REMIX_STREAM, draw])
         voice_window = self.sampler.draw(draw)
         remixed = rng.random() < self.remix
@@ -295,4 +301,5 @@ class TrainingBatches:
             voice = apply_reverb(voice, room, history)
         accompaniment, voice = accompaniment * accompaniment_eq, voice_gain * voice * voice_eq
         patch = np.stack([np.abs((accompaniment + voice) / 2), np.abs(accompaniment), np.abs(voice)])
-        return (patch / max(1.0, float(patch[0].max()))).astype(np.float32)
+        scale = max(1.0, float(patch[0].max()))
+        return (patch / scale).astype(np.float32), (np.stack([accompaniment, voice]) / scale).astype(np.complex64)

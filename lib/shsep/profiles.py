@@ -40,6 +40,8 @@ class TrainConfig:
     front_end: FrontEnd = field(default_factory=FrontEnd)  # what the network sees; default: Park's
     target: str = "masks"
     loss: str = "l1"  # "l1" on magnitudes (Park's) or "log-l1" on log-compressed magnitudes (`shsep.targets`)
+    resolution_loss: float = 0.0  # > 0: plus this weight × the multi-resolution loss of the last stack's estimates,
+    # resynthesised with the mixture's phase (`shsep.resolution_loss`); needs the remix pipeline (remix > 0)
     sampler: str = "clip-then-start"
     steps: int = 15000
     batch_size: int = 4

@@ -169,6 +169,13 @@ def _check(config: TrainConfig) -> None:
     if config.model.outputs != num_outputs(config.target):
         raise ValueError(f"target {config.target!r} needs {num_outputs(config.target)} outputs, "
                          f"the model config has {config.model.outputs}")
+    if config.resolution_loss < 0:
+        raise ValueError(f"resolution_loss is a loss weight, at least 0, not {config.resolution_loss}")
+    if config.resolution_loss and not config.remix:
+        raise ValueError("the multi-resolution loss resynthesises from the windows' phase, which the remix pipeline "
+                         "keeps: resolution_loss needs remix > 0")
+    if config.resolution_loss and num_outputs(config.target) != 2:
+        raise ValueError(f"the multi-resolution loss compares both sources: target {config.target!r} predicts one")
     if not 0 <= config.short_patches < 1:
         raise ValueError(f"short_patches is a share of the steps, 0 to below 1, not {config.short_patches}")
     half, pooled = short_window_frames(config), 2 ** config.model.depth
@@ -247,11 +254,12 @@ def _place(model, data, config: TrainConfig, device, rank: int, world: int):
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     def batch_at(step):
-        mixture, accompaniment, voice = (t.to(device) for t in data.batch((step * world + rank) * config.batch_size,
-                                                                          config.batch_size))
+        """(mixture, accompaniment, voice), and the complex stems where the loss resynthesises them."""
+        mixture, *rest = (t.to(device) for t in data.batch((step * world + rank) * config.batch_size,
+                                                           config.batch_size, with_phase=config.resolution_loss > 0))
         if channels_last:
             mixture = mixture.contiguous(memory_format=torch.channels_last)
-        return mixture, accompaniment, voice
+        return (mixture, *rest)
 
     return net, batch_at
 

@@ -8,7 +8,8 @@ import time
 import torch
 
 from ..profiles import TrainConfig
-from ..targets import stack_losses
+from ..resolution_loss import MultiResolutionLoss
+from ..targets import predicted_sources, stack_losses
 
 TRAINING_PRECISIONS = ("fp32", "bf16", "auto")  # int8 is separation's alone (the ONNX export)
 
@@ -41,13 +42,13 @@ def window_frames_at(step: int, config: TrainConfig) -> int | None:
 
 
 def cropped(batch: tuple, frames: int | None) -> tuple:
-    """A batch (mixture, accompaniment, voice) cut to its first `frames` frames; None: unchanged."""
+    """A batch (mixture, accompaniment, voice[, complex stems]) cut to its first `frames` frames; None: unchanged."""
     if frames is None:
         return batch
-    mixture, accompaniment, voice = (t[..., :frames] for t in batch)
+    mixture, *rest = (t[..., :frames] for t in batch)
     memory_format = torch.channels_last if batch[0].is_contiguous(memory_format=torch.channels_last) else \
         torch.contiguous_format  # the loop's layout kept
-    return mixture.contiguous(memory_format=memory_format), accompaniment.contiguous(), voice.contiguous()
+    return (mixture.contiguous(memory_format=memory_format), *(t.contiguous() for t in rest))
 
 
 def pick_precision(model, batch: torch.Tensor, requested: str, device: torch.device, tries: int = 3) -> str:
@@ -96,11 +97,16 @@ class WeightAverage:
 
 def training_step(net, model, optimizer, average, batch, autocast, config: TrainConfig) -> list[torch.Tensor]:
     """One step: forward (net: the model, or its DistributedDataParallel wrapper) under autocast, the stacks'
-    losses, backward, Adam, the weight average; returns the stacks' losses."""
-    mixture, accompaniment, voice = batch
+    losses (with `resolution_loss`, the last stack's adds the multi-resolution loss, from the batch's fourth
+    tensor, the complex stems), backward, Adam, the weight average; returns the stacks' losses."""
+    mixture, accompaniment, voice, *stems = batch
     with autocast:
         predictions = net(mixture)
     losses = stack_losses(predictions, mixture, accompaniment, voice, config.target, config.loss)
+    if config.resolution_loss:
+        estimates = predicted_sources(predictions[-1].float(), mixture, config.target)
+        losses[-1] = losses[-1] + config.resolution_loss * \
+            MultiResolutionLoss(stems[0], config.front_end).loss(estimates)
     optimizer.zero_grad(set_to_none=True)
     sum(losses).backward()
     optimizer.step()
