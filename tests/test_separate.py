@@ -230,13 +230,13 @@ def test_soft_mask_post_filter_splits_the_band_limited_mixture(mir1k_root, tiny_
 
 
 @pytest.mark.parametrize("clip, expected", [
-    ("annar_1_01", {"accompaniment_nsdr": 8.6972, "voice_nsdr": 8.8952, "accompaniment_sdr": 8.7448, "voice_sdr": 8.9329}),
-    ("abjones_1_01", {"accompaniment_nsdr": 10.9278, "voice_nsdr": 11.0003, "accompaniment_sdr": 11.0267, "voice_sdr": 11.1882}),
+    ("annar_1_01", {"accompaniment_nsdr": 9.1297, "voice_nsdr": 9.7939, "accompaniment_sdr": 9.1772, "voice_sdr": 9.8316}),
+    ("abjones_1_01", {"accompaniment_nsdr": 10.9248, "voice_nsdr": 10.9483, "accompaniment_sdr": 11.0237, "voice_sdr": 11.1361}),
 ])
 def test_park_path_figures_are_unchanged(mir1k_root, shipped_separator, clip, expected):
-    """The shipped model's Park-path scores, pinned when it was shipped (`cpu-shift25-all`, the recipe with a quarter
-    of the remixes voice-shifted, refitted on all 175 training clips, 2026-11-29). The earlier models' pins (commits
-    ea7b464, 7c84d20, 2fe47aa, 91241e3, d9f7064 and e207466) held on this code until each was replaced."""
+    """The shipped model's Park-path scores, pinned when it was shipped (`cpu-resolution-all`, the recipe with a
+    multi-resolution spectral loss, refitted on all 175 training clips, 2026-11-29). The earlier models' pins (commits
+    ea7b464, 7c84d20, 2fe47aa, 91241e3, d9f7064, e207466 and d2da955) held on this code until each was replaced."""
     from shsep.evaluate import separate_and_score
 
     row = separate_and_score(shipped_separator, load_sources(get_clip(clip, mir1k_root)))
