@@ -293,6 +293,31 @@ def test_a_short_time_budget_trains_the_profiles_cheaper_network_and_keeps_it_on
     assert json.loads((tmp_path / "long" / "config.json").read_text())["model"]["channels"] == 8 and len(timed) == 1
 
 
+def test_a_time_budgets_cheaper_network_trains_with_its_own_spectral_loss_weight(mir1k_root, tmp_path, monkeypatch):
+    """budget_resolution_loss is the weight the cheaper network trains with (the cpu profile's narrow network was
+    validated without the spectral loss); the profile's own network keeps resolution_loss; a resume keeps both."""
+    import json
+
+    import shsep.train.budget as training
+    from shsep.models import ModelConfig
+
+    narrow = ModelConfig("park", channels=4, stacks=2, depth=2, growth=0)
+    config = replace(get_profile("smoke"), remix=0.5, resolution_loss=1.0, time_budget=500.0, checkpoint_every=2,
+                     budget_model=narrow, budget_resolution_loss=0.0)
+    monkeypatch.setattr(training, "time_training_steps", lambda model, *a, **k: 50.0)  # 9 of 20 steps: the narrow
+    train(config, tmp_path / "short", mir1k_root, progress=False, stop_after=2)
+    decided = json.loads((tmp_path / "short" / "config.json").read_text())
+    assert decided["model"]["channels"] == 4 and decided["resolution_loss"] == 0.0 and decided["steps"] == 9
+    train(config, tmp_path / "short", mir1k_root, resume=True, progress=False)
+    short = read_checkpoint(tmp_path / "short" / "checkpoint.pt")
+    assert short["step"] == 9 and short["config"]["resolution_loss"] == 0.0
+
+    monkeypatch.setattr(training, "time_training_steps", lambda model, *a, **k: 20.0)  # 23 steps: its own network
+    train(config, tmp_path / "long", mir1k_root, progress=False, stop_after=2)
+    decided = json.loads((tmp_path / "long" / "config.json").read_text())
+    assert decided["model"]["channels"] == 8 and decided["resolution_loss"] == 1.0
+
+
 def test_a_run_started_before_a_config_field_existed_resumes(mir1k_root, tmp_path):
     """A checkpoint written before TrainConfig gained a field (here budget_model, which the cpu profile sets)
     resumes under today's profile; a real difference is still refused."""
@@ -317,6 +342,8 @@ def test_a_network_chosen_by_hand_is_the_one_a_time_budget_trains():
     config = replace(get_profile("smoke"), budget_model=ModelConfig("park", channels=4, stacks=2, depth=2, growth=0))
     assert with_overrides(config, channels=16).budget_model is None
     assert with_overrides(config, target="voice").budget_model.outputs == 1  # a target's outputs reach both
+    assert get_profile("cpu").budget_resolution_loss == 0.0  # the narrow network's validated recipe
+    assert get_profile("cpu", resolution_loss=0.5).budget_resolution_loss is None  # a loss chosen by hand is trained
     assert TrainConfig.from_dict(config.to_dict()) == config  # and the run's config.json keeps it
 
 

@@ -36,13 +36,16 @@ def _add_train(p):
     p.add_argument("--steps", type=int)
     p.add_argument("--time-budget", type=duration, metavar="DURATION",
                    help="train for what fits this much time on this machine (e.g. 2h, 90m, 7200): the steps are "
-                        "timed at the start and the profile's schedule is stretched or shrunk to them (--steps ignored)")
+                        "timed at the start and the profile's schedule is stretched or shrunk to them (--steps "
+                        "ignored); where they are under half the profile's, its cheaper network trains instead (for "
+                        "cpu: 16 channels +16, without the spectral loss)")
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--target", choices=list(TARGETS))
     p.add_argument("--loss", choices=list(LOSSES), help="l1 on magnitudes (Park's) or on log-compressed magnitudes")
     p.add_argument("--resolution-loss", type=float, metavar="WEIGHT",
                    help="add WEIGHT x a multi-resolution spectral loss of the last stack's estimates, resynthesised "
-                   "with the mixture's phase (32, 64 and 256 ms frames; default 0: Park's loss alone; needs --remix)")
+                   "with the mixture's phase (32, 64 and 256 ms frames; the profile's by default: 1 for cpu, "
+                   "else 0, Park's loss alone; needs --remix)")
     p.add_argument("--learning-rate", type=float, help="peak learning rate (the profile's by default)")
     p.add_argument("--seed", type=int, help="seed of the training windows' order and remixes (and of the initial "
                    "weights, unless --init-seed)")
