@@ -86,6 +86,36 @@ def test_evaluate_scores_clips_in_parallel_and_says_how_many(mir1k_root, tmp_pat
     assert np.isfinite(summary["voice_gnsdr"]) and summary["split"] == "test"
 
 
+def test_stored_scores_are_reused_only_for_the_same_weights_and_options(mir1k_root, tmp_path, monkeypatch):
+    """What notebook 05 shows: scores stored beside a model are reused while its weights and the options are the
+    same, and scored afresh when either changes (new weights under the same path included)."""
+    import shutil
+    from dataclasses import replace
+
+    import shsep.evaluate as evaluation
+    from shsep.profiles import get_profile
+    from shsep.train import train
+
+    first_weights = train(replace(get_profile("smoke"), steps=2), tmp_path / "a", mir1k_root, progress=False)
+    other_weights = train(replace(get_profile("smoke"), steps=3), tmp_path / "b", mir1k_root, progress=False)
+    model = tmp_path / "model.pt"
+    shutil.copy(first_weights, model)
+    calls = []
+    scored = evaluation.evaluate
+    monkeypatch.setattr(evaluation, "evaluate", lambda *args, **kwargs: calls.append(kwargs) or scored(*args, **kwargs))
+    options = {"split": "test", "data_root": mir1k_root, "max_clips": 1, "progress": False, "workers": 1}
+    store = tmp_path / "eval"
+    first = evaluation.stored_or_evaluated(model, store, **options)
+    pd.testing.assert_frame_equal(evaluation.stored_or_evaluated(model, store, **options), first, atol=1e-4)
+    assert len(calls) == 1  # the same weights and options: read back
+    evaluation.stored_or_evaluated(model, store, **options | {"band": "full"})
+    assert len(calls) == 2  # another option: scored afresh
+    shutil.copy(other_weights, model)
+    evaluation.stored_or_evaluated(model, store, **options | {"band": "full"})
+    evaluation.stored_or_evaluated(model, store, **options | {"band": "full"})
+    assert len(calls) == 3  # new weights under the same path: scored once, then read back
+
+
 def test_cli_evaluate_reports_a_bad_checkpoint_clearly(tmp_path, capsys):
     from shsep.cli import main
 

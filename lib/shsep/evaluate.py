@@ -17,6 +17,8 @@ import pandas as pd
 
 from .data import DataError, index_clips, load_sources, load_stereo
 from .metrics import EVALUATORS, score_estimates, summarise
+from .networks import file_sha1
+from .paths import atomic_path
 
 BANDS = {"park": "Park's protocol: 8 kHz mono path, masks × mixture magnitude, scored at 16 kHz",
          "full": "full-band path: soft masks on the 16 kHz STFT (the 4-8 kHz band included), scored at 16 kHz"}
@@ -156,6 +158,27 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     rows = map_in_workers(_score_clip, jobs, workers, _init_worker, progress, "evaluate")
     return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band, windowing,
                       _worker_separator.precision, post_filter, shifts)
+
+
+REQUEST_NAME = "request.json"  # beside stored scores: the weights (by content) and options they were scored with
+
+
+def stored_or_evaluated(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, **options) -> pd.DataFrame:
+    """The per-clip scores stored in out_dir when they were scored from these very weights with these options;
+    otherwise evaluate(checkpoint, **options), saved there first. A notebook's store, which new weights under the
+    same path (a retrained run, a new shipped model) invalidate instead of being shown stale scores."""
+    out_dir = Path(out_dir)
+    request = {"weights_sha1": file_sha1(checkpoint)} | {
+        name: value for name, value in sorted(options.items()) if name not in ("data_root", "progress", "workers")}
+    stored = out_dir / REQUEST_NAME
+    if (out_dir / "per_clip.csv").is_file() and stored.is_file() and json.loads(stored.read_text()) == request:
+        return pd.read_csv(out_dir / "per_clip.csv")
+    result = evaluate(checkpoint, **options)
+    stored.unlink(missing_ok=True)  # scores without their request are never reused, even if a write is cut short
+    result.save(out_dir)
+    with atomic_path(stored) as temporary:
+        temporary.write_text(json.dumps(request, indent=2) + "\n")
+    return result.per_clip
 
 
 def join_clips(clip_ids: list[str], data_root=None) -> np.ndarray:
