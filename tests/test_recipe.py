@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from shsep.data import DataError, index_clips, split_validation
-from shsep.dataset import (SpectrogramSet, StemSpectrograms, TrainingBatches, apply_reverb, random_compressor,
-                           random_equaliser, random_reverb, reverb_history, shift_by_resampling)
+from shsep.dataset import (SpectrogramSet, StemSpectrograms, TrainingBatches, apply_reverb, move_formants,
+                           random_compressor, random_equaliser, random_reverb, reverb_history, shift_by_resampling,
+                           spectral_log_envelope)
 from shsep.models import ModelConfig, build_model
 from shsep.profiles import PROFILES, VALIDATION_SONGS, TrainConfig, get_profile
 from shsep.spectrogram import PARK
@@ -90,6 +91,59 @@ def test_shifting_by_resampling_moves_pitch_and_duration_together():
         assert len(shifted) == pytest.approx(rate / factor, rel=0.01)
         peak = np.argmax(np.abs(np.fft.rfft(shifted))) * rate / len(shifted)
         assert peak == pytest.approx(300 * factor, rel=0.01)
+
+
+def _sung_vowel(rate: int = 8000, pitch: float = 150.0) -> np.ndarray:
+    """A buzz at `pitch` through two resonances (formants) at 800 and 2200 Hz: a vowel's source-filter model."""
+    from scipy.signal import lfilter, sawtooth
+
+    buzz = sawtooth(2 * np.pi * pitch * np.arange(4 * rate) / rate)
+    vowel = np.zeros_like(buzz)
+    for centre, bandwidth, level in ((800, 150, 1.0), (2200, 200, 0.5)):
+        radius, angle = np.exp(-np.pi * bandwidth / rate), 2 * np.pi * centre / rate
+        vowel += level * lfilter([1 - radius], [1, -2 * radius * np.cos(angle), radius ** 2], buzz)
+    return vowel.astype(np.float32)
+
+
+def _first_formant(spectrogram: np.ndarray) -> float:
+    """Hz of the largest peak of the frames' mean spectral envelope between 500 and 1400 Hz."""
+    magnitudes = np.abs(spectrogram).mean(axis=1, keepdims=True)
+    envelope = spectral_log_envelope(magnitudes, 1e-6)[:, 0]
+    hertz = np.arange(len(envelope)) * PARK.sample_rate / PARK.n_fft
+    band = (hertz > 500) & (hertz < 1400)
+    return float(hertz[band][np.argmax(envelope[band])])
+
+
+def test_moving_the_formants_back_keeps_a_shifted_voices_vowel_and_its_pitch():
+    vowel = _sung_vowel()
+    original = _first_formant(PARK.analyse(vowel))
+    assert original == pytest.approx(800, abs=60)
+    for semitones in (4, -4):
+        ratio = 2 ** (semitones / 12)
+        shifted = PARK.analyse(shift_by_resampling(vowel, semitones))
+        kept = move_formants(shifted, ratio)
+        assert _first_formant(shifted) == pytest.approx(original * ratio, rel=0.08)  # resampling moves them
+        assert _first_formant(kept) == pytest.approx(original, abs=60)  # moved back
+        # the harmonics stay where the shift put them: the strongest bin below 400 Hz is the shifted pitch's
+        low = np.abs(kept).mean(axis=1)[:51]
+        assert np.argmax(low) * PARK.sample_rate / PARK.n_fft == pytest.approx(150 * ratio, abs=10)
+        np.testing.assert_allclose(np.angle(kept[np.abs(shifted) > 1e-3]),
+                                   np.angle(shifted[np.abs(shifted) > 1e-3]), atol=1e-4)  # phase kept
+    np.testing.assert_allclose(move_formants(shifted, 1.0), shifted, rtol=1e-5)
+    silence = np.zeros((PARK.num_bins, 8), np.complex64)
+    assert np.all(move_formants(silence, 1.2) == 0)
+
+
+def test_shifted_voices_can_keep_their_formants(few_clips):
+    moved = StemSpectrograms(few_clips[:1], use_cache=False, progress=False, voice_shifts=(4.0,))
+    kept = StemSpectrograms(few_clips[:1], use_cache=False, progress=False, voice_shifts=(4.0,), voice_formants=0.0)
+    np.testing.assert_allclose(kept.shifted_voices[4.0][0], move_formants(moved.shifted_voices[4.0][0], 2 ** (4 / 12)),
+                               rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="voice_shift > 0"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, voice_formants=0.0, progress=False)
+    with pytest.raises(ValueError, match="0 to 1"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, voice_shift=0.5, voice_shifts=(2.0,),
+                        voice_formants=1.5, progress=False)
 
 
 def test_the_random_equaliser_is_smooth_bounded_and_seeded():

@@ -57,6 +57,9 @@ def _add_train(p):
                    "(by resampling, by one of --voice-shifts), 0 to 1 (the profile's by default)")
     p.add_argument("--voice-shifts", type=float, nargs="+", metavar="SEMITONES",
                    help="the shifts --voice-shift draws from (default: -4 -2 2 4)")
+    p.add_argument("--voice-formants", type=float, metavar="SHARE",
+                   help="share of a voice shift that its formants follow: 1 moves them with the pitch (resampling, "
+                   "the default), 0 keeps them where they were (the spectral envelope moved back)")
     p.add_argument("--short-patches", type=float, metavar="SHARE",
                    help="share of the steps, from the first, trained on windows of half the frames (32 of 64): "
                    "cheaper steps early (default 0)")

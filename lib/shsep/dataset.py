@@ -77,14 +77,15 @@ class StemSpectrograms:
     """
 
     def __init__(self, clips: list[Clip], front_end: FrontEnd = PARK, use_cache: bool = True, progress: bool = True,
-                 voice_shifts: tuple = ()):
+                 voice_shifts: tuple = (), voice_formants: float = 1.0):
         if not clips:
             raise ValueError("StemSpectrograms needs at least one clip")
-        self.front_end = front_end
+        self.front_end, self.voice_formants = front_end, voice_formants
         self.stems = cached_clip_arrays("stems", clips, front_end, lambda c: self._compute(c, progress), use_cache)
         self.frame_counts = [s.shape[-1] for s in self.stems]
+        formants = "" if voice_formants == 1 else f"-formants{voice_formants:g}"
         self.shifted_voices = {
-            shift: cached_clip_arrays(f"voice{shift:+g}st", clips, front_end,
+            shift: cached_clip_arrays(f"voice{shift:+g}st{formants}", clips, front_end,
                                       lambda c, shift=shift: self._compute_shifted(c, shift, progress), use_cache)
             for shift in voice_shifts}
 
@@ -108,6 +109,8 @@ class StemSpectrograms:
             sources = load_sources(clip, self.front_end.sample_rate)
             scale = float(np.abs(self.front_end.analyse(sources.mixture)).max()) or 1.0
             voice = self.front_end.analyse(shift_by_resampling(sources.voice, semitones))
+            if self.voice_formants != 1:  # move the formants back by the share that should not move
+                voice = move_formants(voice, 2 ** (semitones * (1 - self.voice_formants) / 12))
             result.append((voice / scale).astype(np.complex64))
         return result
 
@@ -146,6 +149,38 @@ def shift_by_resampling(audio: np.ndarray, semitones: float) -> np.ndarray:
 
     speed = Fraction(2 ** (semitones / 12)).limit_denominator(64)
     return resample_poly(audio, speed.denominator, speed.numerator).astype(np.float32)
+
+
+ENVELOPE_QUEFRENCIES = 20  # cepstral coefficients kept for the spectral envelope: 2.5 ms at 8 kHz, under the
+# pitch period of voices up to 400 Hz
+ENVELOPE_FLOOR = 1e-4  # magnitudes under this share of the spectrogram's largest count as this (silence: no gain)
+FORMANT_GAIN_LIMIT_DB = 20.0
+
+
+def spectral_log_envelope(magnitudes: np.ndarray, floor: float) -> np.ndarray:
+    """The log spectral envelope of each frame of magnitudes (bins, frames): the real cepstrum's first
+    ENVELOPE_QUEFRENCIES coefficients, which keep the formants and drop the harmonics."""
+    log_magnitudes = np.log(np.maximum(magnitudes, floor))
+    length = 2 * (magnitudes.shape[0] - 1)
+    cepstrum = np.fft.irfft(log_magnitudes, n=length, axis=0)
+    cepstrum[ENVELOPE_QUEFRENCIES:length - ENVELOPE_QUEFRENCIES + 1] = 0
+    return np.fft.rfft(cepstrum, axis=0).real[:magnitudes.shape[0]]
+
+
+def move_formants(spectrogram: np.ndarray, ratio: float) -> np.ndarray:
+    """A complex spectrogram (bins, frames) whose spectral envelope is moved by `ratio` in frequency
+    (the envelope at f becomes the one at f × ratio), its harmonics and phase kept: each frame is multiplied by
+    the ratio of the two envelopes, limited to ±FORMANT_GAIN_LIMIT_DB. After `shift_by_resampling` by r,
+    ratio r puts the formants back where they were and keeps only the pitch shift."""
+    magnitudes = np.abs(spectrogram)
+    envelope = spectral_log_envelope(magnitudes, ENVELOPE_FLOOR * float(magnitudes.max() or 1.0))
+    bins = magnitudes.shape[0]
+    source = np.clip(np.arange(bins) * ratio, 0, bins - 1)
+    below = np.minimum(source.astype(int), bins - 2)
+    weight = (source - below)[:, None]
+    moved = envelope[below] * (1 - weight) + envelope[below + 1] * weight
+    limit = FORMANT_GAIN_LIMIT_DB * np.log(10) / 20
+    return spectrogram * np.exp(np.clip(moved - envelope, -limit, limit)).astype(np.float32)
 
 
 def random_equaliser(rng: np.random.Generator, front_end: FrontEnd, max_db: float) -> np.ndarray:
@@ -225,7 +260,8 @@ class TrainingBatches:
     with probability p, a remix (the voice of one window, the accompaniment of another, each drawn by the
     sampler, at gains uniform in `remix_gains`), otherwise a real window; a remix louder than 1 is scaled down to 1.
     In a remix, with probability voice_shift the voice is one of its copies shifted by `voice_shifts` semitones
-    (`shift_by_resampling`: new voices from the training singers), and equaliser_db > 0 gives each source its
+    (`shift_by_resampling`: new voices from the training singers), its formants following the pitch by the share
+    voice_formants (1: together, as resampling moves them; 0: kept, `move_formants`), and equaliser_db > 0 gives each source its
     own random EQ (`random_equaliser`) of up to that many dB. With probability reverb, a remix's voice is sung in a
     random room (`random_reverb`): the target is then the reverberant voice, as a produced song's vocal stem is; with
     probability compression, its dynamics are first flattened by a random compressor (`random_compressor`).
@@ -235,7 +271,7 @@ class TrainingBatches:
 
     def __init__(self, clips: list[Clip], front_end: FrontEnd, sampler: str, seed: int, remix: float = 0.0,
                  remix_gains: tuple[float, float] = (0.25, 1.25), progress: bool = True, voice_shift: float = 0.0,
-                 voice_shifts: tuple = (), equaliser_db: float = 0.0, reverb: float = 0.0,
+                 voice_shifts: tuple = (), voice_formants: float = 1.0, equaliser_db: float = 0.0, reverb: float = 0.0,
                  compression: float = 0.0):
         for name, value in (("remix", remix), ("voice_shift", voice_shift), ("reverb", reverb),
                             ("compression", compression)):
@@ -245,13 +281,17 @@ class TrainingBatches:
             raise ValueError("voice shifts, the random EQ, reverb and compression act on remixes: they need remix > 0")
         if voice_shift and not voice_shifts:
             raise ValueError("voice_shift > 0 needs the semitone shifts to draw from (voice_shifts)")
+        if not 0.0 <= voice_formants <= 1.0:
+            raise ValueError(f"voice_formants is the share of a shift the formants follow, 0 to 1, not {voice_formants}")
+        if voice_formants != 1 and not voice_shift:
+            raise ValueError("voice_formants says how shifted voices' formants move: it needs voice_shift > 0")
         if equaliser_db < 0:
             raise ValueError(f"equaliser_db is a largest gain in dB, at least 0, not {equaliser_db}")
         self.remix, self.gains, self.seed = remix, tuple(remix_gains), seed
         self.voice_shift, self.voice_shifts, self.equaliser_db = voice_shift, tuple(voice_shifts), equaliser_db
         self.reverb, self.compression = reverb, compression
         self.front_end = front_end
-        self.data = StemSpectrograms(clips, front_end, progress=progress,
+        self.data = StemSpectrograms(clips, front_end, progress=progress, voice_formants=voice_formants,
                                      voice_shifts=self.voice_shifts if voice_shift else ()) if remix else \
             SpectrogramSet(clips, front_end, progress=progress)
         self.sampler = WindowSampler(self.data.frame_counts, front_end.patch_frames, sampler, seed)

@@ -64,6 +64,8 @@ class TrainConfig:
     remix_gains: tuple = (0.25, 1.25)  # each remixed source's gain is uniform in this range
     voice_shift: float = 0.0  # probability that a remix's voice is a copy shifted by one of voice_shifts
     voice_shifts: tuple = (-4.0, -2.0, 2.0, 4.0)  # semitones (`dataset.shift_by_resampling`)
+    voice_formants: float = 1.0  # share of a voice shift its formants follow: 1 together with the pitch (resampling),
+    # 0 kept where they were (the spectral envelope moved back, `dataset.move_formants`)
     equaliser_db: float = 0.0  # > 0: each remixed source gets a random EQ of up to this many dB
     reverb: float = 0.0  # probability that a remix's voice is sung in a random room (`dataset.random_reverb`)
     compression: float = 0.0  # probability that a remix's voice is compressed (`dataset.random_compressor`)
@@ -104,7 +106,8 @@ class TrainConfig:
 # read this list. LOGGED_LEVERS, its scalars (each off at its default), are what the log records and compares
 # recipes by; the tuples (the remixes' gain range, the semitone shifts) parameterise them, and the log keeps the
 # shifts too, as text (`shifts_text`).
-AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "equaliser_db", "reverb", "compression")
+AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "voice_formants", "equaliser_db", "reverb",
+                       "compression")
 LOGGED_LEVERS = tuple(name for name in AUGMENTATION_FIELDS if not isinstance(getattr(TrainConfig, name), tuple))
 
 
