@@ -261,10 +261,11 @@ class TrainingBatches:
     sampler, at gains uniform in `remix_gains`), otherwise a real window; a remix louder than 1 is scaled down to 1.
     In a remix, with probability voice_shift the voice is one of its copies shifted by `voice_shifts` semitones
     (`shift_by_resampling`: new voices from the training singers), its formants following the pitch by the share
-    voice_formants (1: together, as resampling moves them; 0: kept, `move_formants`), and equaliser_db > 0 gives each source its
-    own random EQ (`random_equaliser`) of up to that many dB. With probability reverb, a remix's voice is sung in a
-    random room (`random_reverb`): the target is then the reverberant voice, as a produced song's vocal stem is; with
-    probability compression, its dynamics are first flattened by a random compressor (`random_compressor`).
+    voice_formants (1: together, as resampling moves them; 0: kept, `move_formants`), and equaliser_db > 0 gives
+    each source its own random EQ (`random_equaliser`) of up to that many dB. With probability reverb, a remix's
+    voice is sung in a random room (`random_reverb`): the target is then the reverberant voice, as a produced song's
+    vocal stem is; with probability compression, its dynamics are first flattened by a random compressor
+    (`random_compressor`).
     """
 
     REMIX_STREAM = 7_919  # keeps the remix draws apart from the sampler's
@@ -282,7 +283,8 @@ class TrainingBatches:
         if voice_shift and not voice_shifts:
             raise ValueError("voice_shift > 0 needs the semitone shifts to draw from (voice_shifts)")
         if not 0.0 <= voice_formants <= 1.0:
-            raise ValueError(f"voice_formants is the share of a shift the formants follow, 0 to 1, not {voice_formants}")
+            raise ValueError(f"voice_formants is the share of a shift the formants follow, 0 to 1, "
+                             f"not {voice_formants}")
         if voice_formants != 1 and not voice_shift:
             raise ValueError("voice_formants says how shifted voices' formants move: it needs voice_shift > 0")
         if equaliser_db < 0:

@@ -106,8 +106,8 @@ class TrainConfig:
 # read this list. LOGGED_LEVERS, its scalars (each off at its default), are what the log records and compares
 # recipes by; the tuples (the remixes' gain range, the semitone shifts) parameterise them, and the log keeps the
 # shifts too, as text (`shifts_text`).
-AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "voice_formants", "equaliser_db", "reverb",
-                       "compression")
+AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "voice_formants", "equaliser_db",
+                       "reverb", "compression")
 LOGGED_LEVERS = tuple(name for name in AUGMENTATION_FIELDS if not isinstance(getattr(TrainConfig, name), tuple))
 
 
