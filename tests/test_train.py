@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,6 +108,40 @@ def test_the_resolution_loss_joins_the_last_stacks_loss(mir1k_root, tmp_path, mo
     with pytest.raises(ValueError, match="predicts one"):
         train(get_profile("smoke", remix=0.5, target="voice", resolution_loss=1.0), tmp_path / "one",
               mir1k_root, progress=False)
+
+
+def test_the_earlier_stacks_weigh_early_stack_weight_in_the_training_loss():
+    """--early-stack-weight W: the gradient is W x the earlier stacks' loss's plus the last stack's (0: the last
+    stack's alone, 1: Park's sum); the losses returned for the log stay unweighted."""
+    from contextlib import nullcontext
+
+    from shsep.models import build_model
+    from shsep.targets import stack_losses
+    from shsep.train.step import training_step
+
+    config = get_profile("smoke", target="abs-ratio")
+    torch.manual_seed(0)
+    model = build_model(config.model)
+    mixture = torch.rand(2, 1, 512, 64)
+    voice = mixture[:, 0] * torch.rand(2, 512, 64)
+    batch = (mixture, mixture[:, 0] - voice, voice)
+
+    def gradients_and_losses(weight):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the weights stay; the gradients are kept
+        losses = training_step(model, model, optimizer, None, batch, nullcontext(),
+                               replace(config, early_stack_weight=weight))
+        return {n: p.grad.clone() for n, p in model.named_parameters()}, [float(x.detach()) for x in losses]
+
+    (park, park_losses), (half, half_losses), (last, last_losses) = map(gradients_and_losses, (1.0, 0.5, 0.0))
+    assert park_losses == half_losses == last_losses and len(park_losses) == 2 and park_losses[0] != park_losses[1]
+    model.zero_grad(set_to_none=True)
+    stack_losses(model(mixture), mixture, *batch[1:], config.target)[-1].backward()
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(last[name], parameter.grad, msg=name)  # 0: the last stack's loss alone
+        torch.testing.assert_close(half[name], (park[name] + last[name]) / 2, msg=name)  # linear in W
+    assert any(not torch.equal(park[n], last[n]) for n in park if n.startswith("hourglasses.0."))
+    with pytest.raises(ValueError, match="early_stack_weight is a loss weight"):
+        train(get_profile("smoke", early_stack_weight=-1.0), Path("unused"), None, progress=False)
 
 
 def test_checkpoint_errors(tmp_path):

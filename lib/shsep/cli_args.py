@@ -46,6 +46,9 @@ def _add_train(p):
                    help="add WEIGHT x a multi-resolution spectral loss of the last stack's estimates, resynthesised "
                    "with the mixture's phase (32, 64 and 256 ms frames; the profile's by default: 1 for cpu, "
                    "else 0, Park's loss alone; needs --remix)")
+    p.add_argument("--early-stack-weight", type=float, metavar="WEIGHT",
+                   help="weight of each stack's loss but the last's (intermediate supervision): 1 weighs every stack "
+                   "alike, as Park does (the default); 0 trains the last stack's estimates alone")
     p.add_argument("--learning-rate", type=float, help="peak learning rate (the profile's by default)")
     p.add_argument("--seed", type=int, help="seed of the training windows' order and remixes (and of the initial "
                    "weights, unless --init-seed)")

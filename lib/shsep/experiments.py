@@ -129,7 +129,7 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         **{lever: getattr(config, lever) for lever in LOGGED_LEVERS},
         "voice_shifts": shifts_text(config.voice_shifts),
         "front_end_rate": config.front_end.sample_rate, "short_patches": config.short_patches,
-        "resolution_loss": config.resolution_loss,
+        "resolution_loss": config.resolution_loss, "early_stack_weight": config.early_stack_weight,
         "train_clips": info.get("training_clips"), "parameters": count_parameters(build_model(model)),
         "final_loss": float(train_log["loss"].tail(50).mean()),
         "loss_501_1000": trial_loss(train_log, 1000),  # what the cpu profile's screening compares

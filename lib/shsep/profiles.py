@@ -47,6 +47,8 @@ class TrainConfig:
     loss: str = "l1"  # "l1" on magnitudes (Park's) or "log-l1" on log-compressed magnitudes (`shsep.targets`)
     resolution_loss: float = 0.0  # > 0: plus this weight × the multi-resolution loss of the last stack's estimates,
     # resynthesised with the mixture's phase (`shsep.resolution_loss`); needs the remix pipeline (remix > 0)
+    early_stack_weight: float = 1.0  # the weight of each stack's loss but the last's in the sum (intermediate
+    # supervision): 1 weighs every stack alike, as Park does; 0 trains the last stack's estimates alone
     sampler: str = "clip-then-start"
     steps: int = 15000
     batch_size: int = 4

@@ -15,12 +15,13 @@ from .profiles import LOGGED_LEVERS, TrainConfig, shifts_text
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "target", "sampler", "seed",
                   "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule", "ema_decay",
-                  *LOGGED_LEVERS, "voice_shifts", "front_end_rate", "short_patches", "resolution_loss")
+                  *LOGGED_LEVERS, "voice_shifts", "front_end_rate", "short_patches", "resolution_loss",
+                  "early_stack_weight")
 # the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end,
-# whole windows throughout, Park's loss alone
+# whole windows throughout, Park's loss alone, every stack weighed alike
 LATER_COLUMN_DEFAULTS = ({lever: getattr(TrainConfig(), lever) for lever in LOGGED_LEVERS}
                          | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000,
-                            "short_patches": 0.0, "resolution_loss": 0.0})
+                            "short_patches": 0.0, "resolution_loss": 0.0, "early_stack_weight": 1.0})
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:

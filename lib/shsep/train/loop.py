@@ -176,6 +176,8 @@ def _check(config: TrainConfig) -> None:
                          "keeps: resolution_loss needs remix > 0")
     if config.resolution_loss and num_outputs(config.target) != 2:
         raise ValueError(f"the multi-resolution loss compares both sources: target {config.target!r} predicts one")
+    if config.early_stack_weight < 0:
+        raise ValueError(f"early_stack_weight is a loss weight, at least 0, not {config.early_stack_weight}")
     if not 0 <= config.short_patches < 1:
         raise ValueError(f"short_patches is a share of the steps, 0 to below 1, not {config.short_patches}")
     half, pooled = short_window_frames(config), 2 ** config.model.depth

@@ -95,10 +95,16 @@ class WeightAverage:
         self.updates += 1
 
 
+def weighted_sum(losses: list[torch.Tensor], early_stack_weight: float) -> torch.Tensor:
+    """The training loss: the last stack's loss plus `early_stack_weight` × each earlier stack's."""
+    return early_stack_weight * sum(losses[:-1]) + losses[-1]
+
+
 def training_step(net, model, optimizer, average, batch, autocast, config: TrainConfig) -> list[torch.Tensor]:
     """One step: forward (net: the model, or its DistributedDataParallel wrapper) under autocast, the stacks'
     losses (with `resolution_loss`, the last stack's adds the multi-resolution loss, from the batch's fourth
-    tensor, the complex stems), backward, Adam, the weight average; returns the stacks' losses."""
+    tensor, the complex stems), backward of their `weighted_sum`, Adam, the weight average; returns the stacks'
+    losses, unweighted."""
     mixture, accompaniment, voice, *stems = batch
     with autocast:
         predictions = net(mixture)
@@ -108,7 +114,7 @@ def training_step(net, model, optimizer, average, batch, autocast, config: Train
         losses[-1] = losses[-1] + config.resolution_loss * \
             MultiResolutionLoss(stems[0], config.front_end).loss(estimates)
     optimizer.zero_grad(set_to_none=True)
-    sum(losses).backward()
+    weighted_sum(losses, config.early_stack_weight).backward()
     optimizer.step()
     if average is not None:
         average.update(model)
