@@ -53,7 +53,8 @@ def test_the_shipped_run_record_is_committed_and_describes_the_shipped_model():
 
     shipped = torch.load(PROJECT_ROOT / "lib" / "shsep" / "weights" / "cpu.pt", weights_only=True)
     config = read_run_config(SHIPPED_RUN)
-    added_since = {"budget_resolution_loss", "voice_formants", "early_stack_weight"}  # fields added to the config since it trained
+    # fields added to the config since it trained
+    added_since = {"budget_resolution_loss", "voice_formants", "early_stack_weight"}
     assert {k: v for k, v in config.to_dict().items() if k not in added_since} == \
         shipped["config"] | {"remix_gains": config.remix_gains, "validation_songs": config.validation_songs}
     log = read_training_log(SHIPPED_RUN)

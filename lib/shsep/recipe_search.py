@@ -19,9 +19,9 @@ RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head
                   "early_stack_weight")
 # the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end,
 # whole windows throughout, Park's loss alone, every stack weighed alike
-LATER_COLUMN_DEFAULTS = ({lever: getattr(TrainConfig(), lever) for lever in LOGGED_LEVERS}
-                         | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000,
-                            "short_patches": 0.0, "resolution_loss": 0.0, "early_stack_weight": 1.0})
+LATER_COLUMN_DEFAULTS = ({name: getattr(TrainConfig(), name)
+                          for name in (*LOGGED_LEVERS, "short_patches", "resolution_loss", "early_stack_weight")}
+                         | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000})
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:

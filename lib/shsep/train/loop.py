@@ -169,15 +169,14 @@ def _check(config: TrainConfig) -> None:
     if config.model.outputs != num_outputs(config.target):
         raise ValueError(f"target {config.target!r} needs {num_outputs(config.target)} outputs, "
                          f"the model config has {config.model.outputs}")
-    if config.resolution_loss < 0:
-        raise ValueError(f"resolution_loss is a loss weight, at least 0, not {config.resolution_loss}")
+    for weight in ("resolution_loss", "early_stack_weight"):
+        if getattr(config, weight) < 0:
+            raise ValueError(f"{weight} is a loss weight, at least 0, not {getattr(config, weight)}")
     if config.resolution_loss and not config.remix:
         raise ValueError("the multi-resolution loss resynthesises from the windows' phase, which the remix pipeline "
                          "keeps: resolution_loss needs remix > 0")
     if config.resolution_loss and num_outputs(config.target) != 2:
         raise ValueError(f"the multi-resolution loss compares both sources: target {config.target!r} predicts one")
-    if config.early_stack_weight < 0:
-        raise ValueError(f"early_stack_weight is a loss weight, at least 0, not {config.early_stack_weight}")
     if not 0 <= config.short_patches < 1:
         raise ValueError(f"short_patches is a share of the steps, 0 to below 1, not {config.short_patches}")
     half, pooled = short_window_frames(config), 2 ** config.model.depth
