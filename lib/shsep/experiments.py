@@ -21,7 +21,7 @@ from .experiment_log import append_row, read_experiment_log, results_dir
 from .machine import describe_machine
 from .paths import RUNS
 from .probes import ActivationLog, read_activations
-from .profiles import LOGGED_LEVERS, shifts_text
+from .profiles import LOGGED_LEVERS, LOGGED_TRAINING_CHOICES, shifts_text
 
 RUNS_DIR = RUNS / "ablations"
 
@@ -128,8 +128,8 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         "ema_decay": config.ema_decay, "precision": info.get("precision", config.precision),
         **{lever: getattr(config, lever) for lever in LOGGED_LEVERS},
         "voice_shifts": shifts_text(config.voice_shifts),
-        "front_end_rate": config.front_end.sample_rate, "short_patches": config.short_patches,
-        "resolution_loss": config.resolution_loss, "early_stack_weight": config.early_stack_weight,
+        "front_end_rate": config.front_end.sample_rate,
+        **{choice: getattr(config, choice) for choice in LOGGED_TRAINING_CHOICES},
         "train_clips": info.get("training_clips"), "parameters": count_parameters(build_model(model)),
         "final_loss": float(train_log["loss"].tail(50).mean()),
         "loss_501_1000": trial_loss(train_log, 1000),  # what the cpu profile's screening compares

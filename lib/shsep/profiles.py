@@ -111,6 +111,10 @@ class TrainConfig:
 AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "voice_formants", "equaliser_db",
                        "reverb", "compression")
 LOGGED_LEVERS = tuple(name for name in AUGMENTATION_FIELDS if not isinstance(getattr(TrainConfig, name), tuple))
+# The training choices beside the data levers that the log records and compares recipes by, each off at its
+# default: short patches early, the spectral loss's weight, the earlier stacks' weight in the loss. A new one is a
+# field of TrainConfig, a name here and an option of `shsep train` (`cli_args`, `cli.TRAIN_OVERRIDES`).
+LOGGED_TRAINING_CHOICES = ("short_patches", "resolution_loss", "early_stack_weight")
 
 
 def shifts_text(semitones: tuple) -> str:
