@@ -144,6 +144,11 @@ def test_the_earlier_stacks_weigh_early_stack_weight_in_the_training_loss():
         train(get_profile("smoke", early_stack_weight=-1.0), Path("unused"), None, progress=False)
 
 
+def test_a_warm_up_longer_than_the_run_is_refused_before_training():
+    with pytest.raises(ValueError, match="warmup_steps must be at least 0 and fewer than the run's 20 steps"):
+        train(get_profile("smoke", schedule="cosine", warmup_steps=20), Path("unused"), None, progress=False)
+
+
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         read_checkpoint(tmp_path / "missing.pt")

@@ -50,6 +50,9 @@ def _add_train(p):
                    help="weight of each stack's loss but the last's (intermediate supervision): 1 weighs every stack "
                    "alike, as Park does (the default); 0 trains the last stack's estimates alone")
     p.add_argument("--learning-rate", type=float, help="peak learning rate (the profile's by default)")
+    p.add_argument("--warmup-steps", type=int, metavar="STEPS",
+                   help="steps of linear warm-up to the peak learning rate before the cosine decay (the profile's "
+                   "by default: 500 for cpu)")
     p.add_argument("--seed", type=int, help="seed of the training windows' order and remixes (and of the initial "
                    "weights, unless --init-seed)")
     p.add_argument("--init-seed", type=int, help="seed of the initial weights alone (default: --seed)")

@@ -177,6 +177,9 @@ def _check(config: TrainConfig) -> None:
                          "keeps: resolution_loss needs remix > 0")
     if config.resolution_loss and num_outputs(config.target) != 2:
         raise ValueError(f"the multi-resolution loss compares both sources: target {config.target!r} predicts one")
+    if not 0 <= config.warmup_steps < config.steps:
+        raise ValueError(f"warmup_steps must be at least 0 and fewer than the run's {config.steps} steps, "
+                         f"not {config.warmup_steps}")
     if not 0 <= config.short_patches < 1:
         raise ValueError(f"short_patches is a share of the steps, 0 to below 1, not {config.short_patches}")
     half, pooled = short_window_frames(config), 2 ** config.model.depth
