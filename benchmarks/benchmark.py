@@ -4,6 +4,8 @@ Each measurement runs in its own process so its peak memory (max RSS) is its own
 * separation real-time factor, batched windows vs one window at a time (same model, same audio);
 * training steps (and windows) per second for each CPU-sized profile, the cpu recipe in fp32 and with its
   automatic precision choice (bf16 where the start-up probe finds it faster); the GPU profiles with --paper;
+* training steps under torch.compile against eager (the cpu recipe at its precision, and its budget network in
+  fp32), alternating rounds in one process, the same batches;
 * BSS-eval time per clip for museval, mir_eval and fast_bss_eval (same estimates);
 * evaluation seconds per clip, before against now: the mixture's SDR computed or read from its cache (warm),
   the network in fp32 (Park's protocol) or with --precision auto (bf16 where native);
@@ -63,6 +65,54 @@ def _training(profile: str, steps: int, precision: str = "") -> dict:
         chosen = json.loads((Path(folder) / "run.json").read_text())["precision"]
     return {"steps_per_second": steps / (seconds[-1] - seconds[0]), "precision": chosen,
             "windows_per_step": config.batch_size}
+
+
+def _training_compiled(network: str, steps: int, rounds: int = 3) -> dict:
+    """Seconds per training step of the cpu recipe (network "cpu", at its precision) or of its budget network in
+    fp32 ("cpu-budget"), eager against torch.compile: the same batches, alternating rounds, the best of each."""
+    from contextlib import nullcontext
+
+    import torch
+
+    from shsep.data import index_clips
+    from shsep.dataset import TrainingBatches
+    from shsep.models import build_model
+    from shsep.profiles import get_profile
+    from shsep.train.step import WeightAverage, pick_precision, training_step
+
+    config = get_profile("cpu", validation_songs=())
+    if network == "cpu-budget":
+        config = get_profile("cpu", validation_songs=(), model=config.budget_model, resolution_loss=0.0,
+                             precision="fp32")
+    data = TrainingBatches(index_clips(None, "train")[:12], config.front_end, config.sampler, config.seed,
+                           progress=False, **config.augmentation())
+    batches = []
+    for k in range(8):
+        mixture, *rest = data.batch(k * config.batch_size, config.batch_size, with_phase=config.resolution_loss > 0)
+        batches.append((mixture.contiguous(memory_format=torch.channels_last), *rest))
+    setups = {}
+    for mode in ("eager", "compile"):
+        torch.manual_seed(config.seed)
+        model = build_model(config.model).to(memory_format=torch.channels_last).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+        setups[mode] = (model, torch.compile(model) if mode == "compile" else model, optimizer, average)
+    precision = pick_precision(setups["eager"][0], batches[0][0], config.precision, torch.device("cpu"))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    result = {"precision": precision, "windows_per_step": config.batch_size}
+    for mode, (model, net, optimizer, average) in setups.items():  # warm-up; compile's includes compiling
+        start = time.perf_counter()
+        for batch in batches[:3]:
+            training_step(net, model, optimizer, average, batch, autocast, config)
+        result[f"{mode}_warmup_seconds"] = time.perf_counter() - start
+    best = {mode: float("inf") for mode in setups}
+    for _ in range(rounds):
+        for mode, (model, net, optimizer, average) in setups.items():
+            start = time.perf_counter()
+            for k in range(steps):
+                training_step(net, model, optimizer, average, batches[k % len(batches)], autocast, config)
+            best[mode] = min(best[mode], (time.perf_counter() - start) / steps)
+    return result | {f"{mode}_seconds_per_step": seconds for mode, seconds in best.items()}
 
 
 def _evaluator(name: str) -> dict:
@@ -167,8 +217,8 @@ def _startup(mode: str) -> dict:
     return {"seconds": best}
 
 
-PHASES = {"evaluation": _evaluation, "startup": _startup, "separation": _separation, "training": _training, "evaluator": _evaluator, "song": _song,
-          "write_song": _write_song}
+PHASES = {"evaluation": _evaluation, "startup": _startup, "separation": _separation, "training": _training,
+          "training_compiled": _training_compiled, "evaluator": _evaluator, "song": _song, "write_song": _write_song}
 
 
 def _run_phase(phase: str, *args) -> dict:
@@ -187,8 +237,8 @@ def main() -> None:
     parser.add_argument("--peer-minutes", type=int, default=5, help="length of the song the peers separate")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of shsep and each peer (best of)")
     parser.add_argument("--peers", nargs="+", default=["umxl", "htdemucs"], help="peers to time (benchmarks/peers.py)")
-    parser.add_argument("--only", choices=["startup", "evaluation", "separation", "training", "evaluator", "song",
-                                           "stages", "peers"],
+    parser.add_argument("--only", choices=["startup", "evaluation", "separation", "training", "training_compiled",
+                                           "evaluator", "song", "stages", "peers"],
                         nargs="+",
                         help="run only these parts (default: all)")
     args = parser.parse_args()
@@ -207,7 +257,8 @@ def main() -> None:
     print(f"machine: {describe_machine()}, "
           f"torch {torch.__version__}, python {platform.python_version()}")
     rows = []
-    parts = set(args.only or list(PHASES) + ["stages"])  # peers: only when asked (needs benchmarks/setup_peers.sh)
+    # peers (needs benchmarks/setup_peers.sh) and torch.compile (minutes of compiling): only when asked
+    parts = set(args.only or [name for name in PHASES if name != "training_compiled"] + ["stages"])
     if "startup" in parts:
         before, after = _run_phase("startup", "every-command"), _run_phase("startup", "now")
         rows.append(("start-up: shsep --help (every command's arguments built)", f"{before['seconds']:.2f} s", "1.00×",
@@ -237,6 +288,8 @@ def main() -> None:
         _separation_rows(rows)
     if "training" in parts:
         _training_rows(rows, args)
+    if "training_compiled" in parts:
+        _compiled_training_rows(rows, args)
     if "evaluator" in parts:
         _evaluator_rows(rows)
     print(f"| {'measurement':56} | {'figure':18} | {'ratio':22} | peak RSS |")
@@ -386,6 +439,16 @@ def _training_rows(rows, args) -> None:
         label = f"training, profile {profile}" + (f" ({precision} -> {result['precision']})" if precision else "")
         rows.append((label, f"{result['steps_per_second']:.3f} steps/s",
                      f"{result['windows_per_step'] * result['steps_per_second']:.1f} windows/s", result["peak_rss_mib"]))
+
+
+def _compiled_training_rows(rows, args) -> None:
+    for network in ("cpu", "cpu-budget"):
+        result = _run_phase("training_compiled", network, args.steps)
+        eager, compiled = result["eager_seconds_per_step"], result["compile_seconds_per_step"]
+        label = f"training step, {network} ({result['precision']})"
+        rows.append((f"{label}, eager", f"{eager:.3f} s/step", "1.00×", float("nan")))
+        rows.append((f"{label}, torch.compile", f"{compiled:.3f} s/step",
+                     f"{eager / compiled:.2f}× ({result['compile_warmup_seconds']:.0f} s to compile)", float("nan")))
 
 
 def _evaluator_rows(rows) -> None:
