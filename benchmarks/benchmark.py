@@ -448,7 +448,7 @@ def _compiled_training_rows(rows, args) -> None:
         label = f"training step, {network} ({result['precision']})"
         rows.append((f"{label}, eager", f"{eager:.3f} s/step", "1.00×", float("nan")))
         rows.append((f"{label}, torch.compile", f"{compiled:.3f} s/step",
-                     f"{eager / compiled:.2f}× ({result['compile_warmup_seconds']:.0f} s to compile)", float("nan")))
+                     f"{eager / compiled:.2f}×", float("nan")))
 
 
 def _evaluator_rows(rows) -> None:
