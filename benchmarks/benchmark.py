@@ -69,42 +69,36 @@ def _training(profile: str, steps: int, precision: str = "") -> dict:
 
 def _training_compiled(network: str, steps: int, rounds: int = 3) -> dict:
     """Seconds per training step of the cpu recipe (network "cpu", at its precision) or of its budget network in
-    fp32 ("cpu-budget"), eager against torch.compile: the same batches, alternating rounds, the best of each."""
+    fp32 ("cpu-budget"), eager against torch.compile: the training loop's own model, optimiser, weight average and
+    channels-last batches, the same batches for both, alternating rounds, the best of each."""
     from contextlib import nullcontext
 
     import torch
 
     from shsep.data import index_clips
     from shsep.dataset import TrainingBatches
-    from shsep.models import build_model
     from shsep.profiles import get_profile
-    from shsep.train.step import WeightAverage, pick_precision, training_step
+    from shsep.train.loop import _fresh_model, _place
+    from shsep.train.step import pick_precision, training_step
 
     config = get_profile("cpu", validation_songs=())
     if network == "cpu-budget":
         config = get_profile("cpu", validation_songs=(), model=config.budget_model, resolution_loss=0.0,
                              precision="fp32")
+    device = torch.device("cpu")
     data = TrainingBatches(index_clips(None, "train")[:12], config.front_end, config.sampler, config.seed,
                            progress=False, **config.augmentation())
-    batches = []
-    for k in range(8):
-        mixture, *rest = data.batch(k * config.batch_size, config.batch_size, with_phase=config.resolution_loss > 0)
-        batches.append((mixture.contiguous(memory_format=torch.channels_last), *rest))
     setups = {}
     for mode in ("eager", "compile"):
-        torch.manual_seed(config.seed)
-        model = build_model(config.model).to(memory_format=torch.channels_last).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-        average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
-        setups[mode] = (model, torch.compile(model) if mode == "compile" else model, optimizer, average)
-    precision = pick_precision(setups["eager"][0], batches[0][0], config.precision, torch.device("cpu"))
+        model, optimizer, average = _fresh_model(config, device)
+        net, batch_at = _place(model, data, config, device, 0, 1)
+        setups[mode] = (model, torch.compile(model) if mode == "compile" else net, optimizer, average)
+    batches = [batch_at(k) for k in range(8)]
+    precision = pick_precision(setups["eager"][0], batches[0][0], config.precision, device)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
-    result = {"precision": precision, "windows_per_step": config.batch_size}
-    for mode, (model, net, optimizer, average) in setups.items():  # warm-up; compile's includes compiling
-        start = time.perf_counter()
+    for model, net, optimizer, average in setups.values():  # warm-up; compile's includes compiling
         for batch in batches[:3]:
             training_step(net, model, optimizer, average, batch, autocast, config)
-        result[f"{mode}_warmup_seconds"] = time.perf_counter() - start
     best = {mode: float("inf") for mode in setups}
     for _ in range(rounds):
         for mode, (model, net, optimizer, average) in setups.items():
@@ -112,7 +106,7 @@ def _training_compiled(network: str, steps: int, rounds: int = 3) -> dict:
             for k in range(steps):
                 training_step(net, model, optimizer, average, batches[k % len(batches)], autocast, config)
             best[mode] = min(best[mode], (time.perf_counter() - start) / steps)
-    return result | {f"{mode}_seconds_per_step": seconds for mode, seconds in best.items()}
+    return {"precision": precision} | {f"{mode}_seconds_per_step": seconds for mode, seconds in best.items()}
 
 
 def _evaluator(name: str) -> dict:
