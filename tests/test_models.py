@@ -63,3 +63,27 @@ def test_overfits_one_real_batch(train_set, architecture):
         if losses[-1] < 0.5 * losses[0]:
             break
     assert losses[-1] < 0.5 * losses[0], losses[::10]
+
+
+def test_input_power_feeds_the_network_compressed_magnitudes():
+    """`input_power` changes what the network reads, nothing else: the same weights on the square roots."""
+    torch.manual_seed(0)
+    plain = build_model(ModelConfig("park", channels=8, stacks=2, depth=2))
+    rooted = build_model(ModelConfig("park", channels=8, stacks=2, depth=2, input_power=0.5))
+    rooted.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 1, 32, 16) ** 4
+    with torch.no_grad():
+        same = (rooted(x)[-1] - plain(x.sqrt())[-1]).abs().max()
+        different = (rooted(x)[-1] - plain(x)[-1]).abs().max()
+    assert same < 1e-6 < different / 100
+    for power in (0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="input_power must be in"):
+            ModelConfig(input_power=power)
+
+
+def test_a_checkpoint_written_before_input_power_reads_as_power_one():
+    from dataclasses import asdict
+
+    recorded = asdict(ModelConfig("park", channels=8))
+    del recorded["input_power"]
+    assert ModelConfig(**recorded).input_power == 1.0

@@ -120,8 +120,8 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
     row = {
         "budget": budget, "arm": arm or run_dir.name, "question": "recipe", "change": change,
         "architecture": model.architecture, "channels": model.channels, "growth": model.growth,
-        "stacks": model.stacks, "depth": model.depth, "head": model.head or "default", "target": config.target,
-        "sampler": config.sampler, "seed": config.seed,
+        "stacks": model.stacks, "depth": model.depth, "head": model.head or "default",
+        "input_power": model.input_power, "target": config.target, "sampler": config.sampler, "seed": config.seed,
         "init_seed": int(info.get("initial_weights_seed", initial_weights_seed(config))),
         "init_trials": config.init_trials, "steps": int(train_log["step"].iloc[-1]),
         "batch_size": config.batch_size, "learning_rate": config.learning_rate, "schedule": config.schedule,

@@ -29,6 +29,9 @@ class ModelConfig:
     head: the prediction layer after each stack. None: the architecture's own (Park: a linear 1×1
       convolution; the report: a 3×3 convolution with BatchNorm and ReLU). 'linear' or 'bn-relu'
       swaps one for the other (the direct-prediction ablation).
+    input_power: the network reads its input magnitudes raised to this power (1: as they are, Park's; 0.5: their
+      square roots, which narrows their range of decades). Only what the network sees changes: the masks still
+      multiply the mixture's magnitudes as they are, and the loss compares magnitudes.
     """
 
     architecture: str = "park"
@@ -38,13 +41,21 @@ class ModelConfig:
     growth: int = 0
     outputs: int = 2
     head: str | None = None
+    input_power: float = 1.0
 
     def __post_init__(self):
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, not {self.head!r}")
+        if not 0 < self.input_power <= 1:
+            raise ValueError(f"input_power must be in (0, 1], not {self.input_power!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def compress_input(mixture: torch.Tensor, power: float) -> torch.Tensor:
+    """What the network reads: the magnitudes raised to `power` (`ModelConfig.input_power`); as they are at 1."""
+    return mixture if power == 1 else mixture.clamp_min(0).pow(power)
 
 
 def _pool(x: torch.Tensor) -> torch.Tensor:
@@ -103,7 +114,7 @@ class StackedHourglass(nn.Module):
         self.prediction_links = nn.ModuleList(nn.Conv2d(config.outputs, c, 1) for _ in range(config.stacks - 1))
 
     def forward(self, mixture: torch.Tensor) -> list[torch.Tensor]:
-        inter = self.stem(mixture)
+        inter = self.stem(compress_input(mixture, self.config.input_power))
         predictions = []
         for i in range(self.config.stacks):
             features = self.features[i](self.hourglasses[i](inter))
@@ -160,7 +171,7 @@ class ReportHourglass(nn.Module):
         self.feature_links = nn.ModuleList(_ConvBNReLU(c, c) for _ in range(config.stacks - 1))
 
     def forward(self, mixture: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(mixture)
+        x = self.stem(compress_input(mixture, self.config.input_power))
         predictions = []
         for i in range(self.config.stacks):
             features = self.features[i](self.hourglasses[i](x))

@@ -35,14 +35,16 @@ def nodes_kept_float(model) -> list[str]:
     magnitudes spanning many decades, which 8 bits would flatten) and the convolutions into or out of the few
     mask channels (the heads and their links: little compute)."""
     shapes = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
-    kept = []
+    kept, first_convolution = [], True
     for node in model.graph.node:
         if not node.name.startswith("/network/"):  # the target's mapping of the last prediction
             kept.append(node.name)
         elif node.op_type == "Conv":
             weight = shapes.get(node.input[1], (0, 0))
-            if node.input[0] == "mixture" or min(weight[:2]) <= 2:
+            # the first reads the mixture (or its compressed magnitudes, `ModelConfig.input_power`)
+            if first_convolution or min(weight[:2]) <= 2:
                 kept.append(node.name)
+            first_convolution = False
     return kept
 
 

@@ -162,7 +162,9 @@ def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
         overrides["front_end"] = replace(overrides.get("front_end", config.front_end),
                                          sample_rate=int(overrides.pop("sample_rate")))
     model_fields = {k: overrides.pop(k) for k in list(overrides) if k in ModelConfig.__dataclass_fields__}
-    if model_fields and "budget_model" not in overrides:  # a network chosen by hand is the one trained
+    if "input_power" in model_fields and config.budget_model is not None:  # what the network reads, either network
+        config = replace(config, budget_model=replace(config.budget_model, input_power=model_fields["input_power"]))
+    if set(model_fields) - {"input_power"} and "budget_model" not in overrides:  # a network chosen by hand is trained
         config = replace(config, budget_model=None)
     if "resolution_loss" in overrides and "budget_resolution_loss" not in overrides:  # so is a loss chosen by hand
         config = replace(config, budget_resolution_loss=None)
