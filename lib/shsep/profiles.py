@@ -155,6 +155,11 @@ def get_profile(name: str, **overrides) -> TrainConfig:
     return with_overrides(PROFILES[name], **overrides)
 
 
+# The model fields that say how a network reads its input rather than which network it is: given by hand, they apply
+# to the profile's network and to its time budget's narrower one alike, and leave the budget's choice between them.
+INPUT_FIELDS = ("input_power",)
+
+
 def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
     """config with fields replaced; model fields may be given by name, a target sets the model's outputs, and
     sample_rate the front end's rate (its STFT sizes kept)."""
@@ -162,9 +167,10 @@ def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
         overrides["front_end"] = replace(overrides.get("front_end", config.front_end),
                                          sample_rate=int(overrides.pop("sample_rate")))
     model_fields = {k: overrides.pop(k) for k in list(overrides) if k in ModelConfig.__dataclass_fields__}
-    if "input_power" in model_fields and config.budget_model is not None:  # what the network reads, either network
-        config = replace(config, budget_model=replace(config.budget_model, input_power=model_fields["input_power"]))
-    if set(model_fields) - {"input_power"} and "budget_model" not in overrides:  # a network chosen by hand is trained
+    reading = {k: v for k, v in model_fields.items() if k in INPUT_FIELDS}
+    if reading and config.budget_model is not None:  # how the network reads its input: either network
+        config = replace(config, budget_model=replace(config.budget_model, **reading))
+    if set(model_fields) - set(INPUT_FIELDS) and "budget_model" not in overrides:  # a network chosen by hand is trained
         config = replace(config, budget_model=None)
     if "resolution_loss" in overrides and "budget_resolution_loss" not in overrides:  # so is a loss chosen by hand
         config = replace(config, budget_resolution_loss=None)

@@ -10,19 +10,19 @@ import numpy as np
 import pandas as pd
 
 from .arms import RECIPE_BUDGET
+from .models import ModelConfig
 from .profiles import LOGGED_LEVERS, LOGGED_TRAINING_CHOICES, TrainConfig, shifts_text
 
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "input_power", "target",
-                  "sampler", "seed",
-                  "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule", "ema_decay",
-                  *LOGGED_LEVERS, "voice_shifts", "front_end_rate", *LOGGED_TRAINING_CHOICES)
+                  "sampler", "seed", "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule",
+                  "ema_decay", *LOGGED_LEVERS, "voice_shifts", "front_end_rate", *LOGGED_TRAINING_CHOICES)
 # the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end,
 # whole windows throughout, Park's loss alone, every stack weighed alike, the magnitudes read as they are
 LATER_COLUMN_DEFAULTS = ({name: getattr(TrainConfig(), name)
                           for name in (*LOGGED_LEVERS, *LOGGED_TRAINING_CHOICES)}
                          | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000,
-                            "input_power": 1.0})
+                            "input_power": ModelConfig().input_power})
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:
