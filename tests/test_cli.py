@@ -121,7 +121,7 @@ def test_hold_out_chooses_the_validation_songs(tmp_path, monkeypatch, capsys):
 
 def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening_row(tmp_path, monkeypatch, capsys):
     """`--voice-shift/--voice-shifts/--equaliser-db/--reverb/--compression/--sample-rate/--short-patches/
-    --early-stack-weight/--learning-rate/--warmup-steps/--input-power` reach the config; `--log` logs the validation
+    --early-stack-weight/--learning-rate/--warmup-steps/--input-power/--dense-frequency` reach the config; `--log` logs the validation
     figure alone."""
     import shsep.experiments as experiments
     from shsep import recipe_search
@@ -147,6 +147,11 @@ def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening
     # what the network reads, for the profile's network and the time budget's narrower one alike
     assert config.model.input_power == config.budget_model.input_power == 0.5 and "input_power 0.5" in change
     assert "input_power" in recipe_search.RECIPE_COLUMNS and recipe_search.LATER_COLUMN_DEFAULTS["input_power"] == 1
+    # dense layers across frequency: a network chosen by hand, built for the front end's bins, is the one trained
+    assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "dense"), "--dense-frequency", "--log"]) == 0
+    config, (change, _) = chosen[-1], logged[-1]
+    assert config.model.dense_frequency_bins == 512 and config.budget_model is None
+    assert "dense_frequency_bins 512" in change and recipe_search.LATER_COLUMN_DEFAULTS["dense_frequency_bins"] == 0
     assert recipe_search.LATER_COLUMN_DEFAULTS["early_stack_weight"] == 1  # rows logged before the option existed
     assert "short_patches" in recipe_search.RECIPE_COLUMNS and recipe_search.LATER_COLUMN_DEFAULTS["short_patches"] == 0
     assert "GNSDR 6.00 / 5.00 dB" in capsys.readouterr().out

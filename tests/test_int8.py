@@ -121,13 +121,13 @@ def test_a_stale_export_is_refused_for_int8_and_skipped_by_auto(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("input_power", [1.0, 0.5])
-def test_export_int8_writes_a_network_that_agrees_with_the_checkpoint(tmp_path, mir1k_root, input_power):
+@pytest.mark.parametrize("network", [{}, {"input_power": 0.5}, {"dense_frequency_bins": 512}])
+def test_export_int8_writes_a_network_that_agrees_with_the_checkpoint(tmp_path, mir1k_root, network):
     from shsep.onnx_export import export_int8
     from shsep.profiles import get_profile
 
     torch.manual_seed(0)
-    config = get_profile("smoke", input_power=input_power).to_dict()
+    config = get_profile("smoke", **network).to_dict()
     model = build_model(ModelConfig(**config["model"]))
     with torch.no_grad():
         model.heads[-1].bias.fill_(0.5)  # masks of about 0.5: estimates that are not all zero

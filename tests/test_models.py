@@ -87,3 +87,31 @@ def test_a_checkpoint_written_before_input_power_reads_as_power_one():
     recorded = asdict(ModelConfig("park", channels=8))
     del recorded["input_power"]
     assert ModelConfig(**recorded).input_power == 1.0
+
+
+def test_dense_layers_across_frequency_let_every_bin_read_the_whole_band():
+    """`dense_frequency_bins`: the lowest output bin depends on the highest input bins, far past the reach of the
+    convolutions alone; the layers add few parameters, and patches of another height are a clear error."""
+    torch.manual_seed(0)
+    bins = 256
+
+    def reach(config):
+        model = build_model(config)
+        x = torch.rand(1, 1, bins, 8, requires_grad=True)
+        model(x)[-1][0, :, :2].sum().backward()  # the two lowest output bins
+        return x.grad[0, 0, bins // 2:].abs().sum()  # their dependence on the upper half of the input
+
+    plain = ModelConfig("park", channels=8, stacks=2, depth=2)
+    dense = ModelConfig("park", channels=8, stacks=2, depth=2, dense_frequency_bins=bins)
+    assert reach(plain) == 0 < reach(dense)
+    shipped_shape = ModelConfig("park", channels=24, stacks=2, depth=4, growth=24)
+    added = (count_parameters(build_model(ModelConfig(**{**shipped_shape.to_dict(), "dense_frequency_bins": 512})))
+             - count_parameters(build_model(shipped_shape)))
+    assert 0 < added < 0.02 * count_parameters(build_model(shipped_shape))
+    with pytest.raises(ValueError, match="built for patches of 256 bins, not 128"):
+        build_model(dense)(torch.rand(1, 1, 128, 8))
+    with pytest.raises(ValueError, match="dense_frequency_bins must be"):
+        ModelConfig("report", dense_frequency_bins=512)
+    with pytest.raises(ValueError, match="whole band"):
+        from shsep.models import receptive_field
+        receptive_field(dense)

@@ -56,8 +56,9 @@ def test_the_shipped_run_record_is_committed_and_describes_the_shipped_model():
     # fields added to the config since it trained
     added_since = {"budget_resolution_loss", "voice_formants", "early_stack_weight"}
     recorded = {k: v for k, v in config.to_dict().items() if k not in added_since}
-    for network in ("model", "budget_model"):  # the network's input_power came later too (1: Park's)
+    for network in ("model", "budget_model"):  # how the network reads its input came later too (Park's way)
         assert recorded[network].pop("input_power") == 1.0
+        assert recorded[network].pop("dense_frequency_bins") == 0
     assert recorded == shipped["config"] | {"remix_gains": config.remix_gains, "validation_songs": config.validation_songs}
     log = read_training_log(SHIPPED_RUN)
     assert log["step"].iloc[-1] == shipped["step"] == config.steps

@@ -42,6 +42,8 @@ def _train(args) -> int:
     for name in ("validation_songs", "voice_shifts"):
         if name in overrides:
             overrides[name] = tuple(overrides[name])
+    if args.dense_frequency:  # the layers are built for the bins the network reads
+        overrides["dense_frequency_bins"] = get_profile(profile).front_end.num_bins
     config = get_profile(profile, **overrides)
     out = args.out or Path("runs") / profile
     length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")

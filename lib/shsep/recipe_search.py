@@ -14,15 +14,17 @@ from .models import ModelConfig
 from .profiles import LOGGED_LEVERS, LOGGED_TRAINING_CHOICES, TrainConfig, shifts_text
 
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
-RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "input_power", "target",
-                  "sampler", "seed", "init_seed", "init_trials", "steps", "batch_size", "learning_rate", "schedule",
-                  "ema_decay", *LOGGED_LEVERS, "voice_shifts", "front_end_rate", *LOGGED_TRAINING_CHOICES)
+RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "input_power",
+                  "dense_frequency_bins", "target", "sampler", "seed", "init_seed", "init_trials", "steps", "batch_size", "learning_rate",
+                  "schedule", "ema_decay", *LOGGED_LEVERS, "voice_shifts", "front_end_rate", *LOGGED_TRAINING_CHOICES)
 # the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end,
-# whole windows throughout, Park's loss alone, every stack weighed alike, the magnitudes read as they are
+# whole windows throughout, Park's loss alone, every stack weighed alike, the magnitudes read as they are,
+# convolutions only
 LATER_COLUMN_DEFAULTS = ({name: getattr(TrainConfig(), name)
                           for name in (*LOGGED_LEVERS, *LOGGED_TRAINING_CHOICES)}
                          | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000,
-                            "input_power": ModelConfig().input_power})
+                            "input_power": ModelConfig().input_power,
+                            "dense_frequency_bins": ModelConfig().dense_frequency_bins})
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:
