@@ -375,6 +375,11 @@ def test_training_compute_counts_windows_times_three_forward_passes():
     assert gflop[0] / gflop[1] == pytest.approx(4300 / 12500)
     half_short = training_gflop(ours.assign(short_patches=[float("nan"), 0.5]))  # a row from before: whole windows
     assert half_short[0] == pytest.approx(gflop[0]) and half_short[1] == pytest.approx(0.75 * gflop[1])
+    dense = training_gflop(ours.assign(dense_frequency_bins=[float("nan"), 512]))  # dense layers across frequency
+    dense_model = ModelConfig(**{**cpu.model.to_dict(), "dense_frequency_bins": 512})
+    assert dense[0] == pytest.approx(gflop[0])
+    assert dense[1] == pytest.approx(3 * flops_per_patch(dense_model) * cpu.batch_size * 12500 / 1e9)
+    assert dense[1] > gflop[1]
     report = pd.DataFrame([{"channels": 64, "growth": 64, "stacks": 4, "outputs": 2, "iterations": 15000}])
     expected = 3 * flops_per_patch(ModelConfig("report", channels=64, growth=64, stacks=4, depth=4)) * 4 * 15000 / 1e9
     assert training_gflop(report, report_runs=True)[0] == pytest.approx(expected)

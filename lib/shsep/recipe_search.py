@@ -15,8 +15,9 @@ from .profiles import LOGGED_LEVERS, LOGGED_TRAINING_CHOICES, TrainConfig, shift
 
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "input_power",
-                  "dense_frequency_bins", "target", "sampler", "seed", "init_seed", "init_trials", "steps", "batch_size", "learning_rate",
-                  "schedule", "ema_decay", *LOGGED_LEVERS, "voice_shifts", "front_end_rate", *LOGGED_TRAINING_CHOICES)
+                  "dense_frequency_bins", "target", "sampler", "seed", "init_seed", "init_trials", "steps",
+                  "batch_size", "learning_rate", "schedule", "ema_decay", *LOGGED_LEVERS, "voice_shifts",
+                  "front_end_rate", *LOGGED_TRAINING_CHOICES)
 # the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end,
 # whole windows throughout, Park's loss alone, every stack weighed alike, the magnitudes read as they are,
 # convolutions only
@@ -116,6 +117,9 @@ def training_gflop(runs: pd.DataFrame, report_runs: bool = False) -> pd.Series:
                           stacks=int(run["stacks"]), depth=int(run["depth"]),
                           outputs=1 if run["target"] in ("voice", "accompaniment") else 2,
                           head=None if pd.isna(run["head"]) or run["head"] == "default" else run["head"])
+            dense = run.get("dense_frequency_bins", 0)  # blank in rows from before the option: none
+            if not pd.isna(dense) and dense:
+                config["dense_frequency_bins"] = int(dense)
             short = run.get("short_patches", 0.0)
             windows = run["batch_size"] * run["steps"] * (1 - (0.0 if pd.isna(short) else short) / 2)
         return BACKWARD_FACTOR * _forward_flops(tuple(sorted(config.items()))) * windows / 1e9
