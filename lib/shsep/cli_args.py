@@ -87,7 +87,7 @@ def _add_train(p):
                         "the default), 0.5 their square roots; the masks still apply to the magnitudes as they are")
     p.add_argument("--dense-frequency", action="store_true",
                    help="after every pooling in each hourglass, a residual fully connected layer across frequency "
-                        "(every cell reads the whole band; about 2 %% more parameters); Park's network has none")
+                        "(every cell reads the whole band; a few %% more parameters); Park's network has none")
     p.add_argument("--hold-out", nargs="*", metavar="SONG", dest="validation_songs",
                    help="whole training songs (amy_14) or singers (abjones) held out, scored at every checkpoint, "
                         "the best kept as best.pt (the profile's by default: none for cpu, whose recipe was chosen holding out abjones_5 amy_14); "

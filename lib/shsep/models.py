@@ -82,14 +82,13 @@ class _ConvReLU(nn.Sequential):
 
 class DenseAcrossFrequency(nn.Module):
     """x + ReLU(W2 ReLU(W1 x)) along the frequency axis, the same weights for every channel and frame: bins →
-    bins / 16 (at least 8) → bins. One layer lets every cell read the whole band (a voice's harmonics lie hundreds
-    of bins apart), which 3×3 convolutions reach only through the pooled levels. The TDF block of Choi et al.,
+    bins / 16 (at least 8) → bins. One layer lets every cell read the whole band (a voice's harmonics span hundreds
+    of bins), which 3×3 convolutions reach only through the pooled levels. The TDF block of Choi et al.,
     "Investigating U-Nets with various intermediate blocks for spectrogram-based singing voice separation" (2020).
     """
 
     def __init__(self, bins: int, bottleneck: int = 16):
         super().__init__()
-        self.bins = bins
         self.squeeze = nn.Linear(bins, max(bins // bottleneck, 8))
         self.expand = nn.Linear(self.squeeze.out_features, bins)
 
@@ -103,7 +102,7 @@ class ParkHourglass(nn.Module):
 
     dense_bins > 0, the bins of this level's input: the pooled branch, low3's output, also passes a
     `DenseAcrossFrequency` for its bins (half, rounding up), at every level; 0: Park's. Full resolution gets none:
-    there the layer cost a third more training time and the pooled levels about 1 %.
+    there the layer cost a third more training time, at the pooled levels a few per cent.
     """
 
     def __init__(self, depth: int, channels: int, growth: int = 0, dense_bins: int = 0):
