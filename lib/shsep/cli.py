@@ -34,7 +34,7 @@ TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "learnin
 
 
 def _train(args) -> int:
-    from .profiles import LOGGED_LEVERS, default_profile, get_profile
+    from .profiles import LOGGED_LEVERS, default_profile, get_profile, with_overrides
     from .train import train
 
     profile = args.profile or default_profile()
@@ -42,9 +42,10 @@ def _train(args) -> int:
     for name in ("validation_songs", "voice_shifts"):
         if name in overrides:
             overrides[name] = tuple(overrides[name])
-    if args.dense_frequency:  # the layers are built for the bins the network reads
-        overrides["dense_frequency_bins"] = get_profile(profile).front_end.num_bins
     config = get_profile(profile, **overrides)
+    if args.dense_frequency:  # the layers are built for the bins of the front end this run trains with
+        overrides["dense_frequency_bins"] = config.front_end.num_bins
+        config = with_overrides(config, dense_frequency_bins=config.front_end.num_bins)
     out = args.out or Path("runs") / profile
     length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")
     print(f"training profile {profile!r} for {length} into {out}")
