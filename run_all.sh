@@ -65,8 +65,8 @@ if [ "$TRAIN" = 1 ]; then
     fi
 else
     RUN_DIR="results/shipped_run"
-    echo "[run_all] no training: the notebooks use the shipped model (lib/shsep/weights/cpu.pt) and show the record" \
-         "of its training run ($RUN_DIR/); ./run_all.sh --train retrains it"
+    echo "[run_all] no training: the notebooks use the shipped cpu model (lib/shsep/weights/cpu.pt; songs.pt for" \
+         "produced songs) and show the record of its training run ($RUN_DIR/); ./run_all.sh --train retrains it"
 fi
 echo "[run_all] profile $PROFILE: ${#NOTEBOOKS[@]} notebooks -> $OUT/"
 [ "$DRY_RUN" = 0 ] && mkdir -p "$OUT"

@@ -69,7 +69,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=3, help="use every n-th training clip (default 3)")
-    parser.add_argument("--checkpoint", help="default: the shipped model")
+    parser.add_argument("--checkpoint", help="default: the songs model shipped with shsep, what `separate` uses")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "full_band_choices.csv")
     args = parser.parse_args()
     clips = index_clips(split="train")[:: args.every]

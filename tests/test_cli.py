@@ -148,7 +148,7 @@ def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening
     assert config.model.input_power == config.budget_model.input_power == 0.5 and "input_power 0.5" in change
     assert "input_power" in recipe_search.RECIPE_COLUMNS and recipe_search.LATER_COLUMN_DEFAULTS["input_power"] == 1
     # dense layers across frequency: a network chosen by hand, built for the front end's bins, is the one trained
-    assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "dense"), "--dense-frequency", "--log"]) == 0
+    assert cli.main(["train", "--profile", "songs", "--out", str(tmp_path / "dense"), "--dense-frequency", "--log"]) == 0
     config, (change, _) = chosen[-1], logged[-1]
     assert config.model.dense_frequency_bins == 512 and config.budget_model is None
     assert "dense_frequency_bins 512" in change and recipe_search.LATER_COLUMN_DEFAULTS["dense_frequency_bins"] == 0

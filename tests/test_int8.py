@@ -11,7 +11,7 @@ import torch
 from shsep.data import get_clip, load_sources, stereo_mixture
 from shsep.models import ModelConfig, build_model
 from shsep.networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
-from shsep.paths import SHIPPED_MODEL
+from shsep.paths import SONGS_MODEL
 from shsep.separate import Separator
 
 
@@ -20,9 +20,9 @@ def snr_db(reference, estimate):
 
 
 def test_the_shipped_int8_model_is_an_export_of_the_shipped_checkpoint():
-    network = OnnxNetwork(int8_model_for(SHIPPED_MODEL))
-    assert network.source_sha1 == file_sha1(SHIPPED_MODEL), "run `shsep export-int8 lib/shsep/weights/cpu.pt`"
-    payload = torch.load(SHIPPED_MODEL, weights_only=True)
+    network = OnnxNetwork(int8_model_for(SONGS_MODEL))
+    assert network.source_sha1 == file_sha1(SONGS_MODEL), "run `shsep export-int8 lib/shsep/weights/songs.pt`"
+    payload = torch.load(SONGS_MODEL, weights_only=True)
     assert network.precision == "int8" and network.target == payload["config"]["target"]
 
 
@@ -36,7 +36,7 @@ def shapes_read_from_float_copies(path) -> int:
 
 
 def test_the_shipped_int8_model_reads_sizes_from_int8_tensors():
-    assert shapes_read_from_float_copies(int8_model_for(SHIPPED_MODEL)) == 0
+    assert shapes_read_from_float_copies(int8_model_for(SONGS_MODEL)) == 0
 
 
 def test_reading_shapes_before_dequantising_leaves_the_output_unchanged(tmp_path):
@@ -47,7 +47,7 @@ def test_reading_shapes_before_dequantising_leaves_the_output_unchanged(tmp_path
 
     from shsep.onnx_export import read_shapes_before_dequantising
 
-    model = onnx.load(str(int8_model_for(SHIPPED_MODEL)))
+    model = onnx.load(str(int8_model_for(SONGS_MODEL)))
     producers = {output: node for node in model.graph.node for output in node.output}
     shapes = [node for node in model.graph.node if node.op_type == "Shape"]
     assert len(shapes) == 16
@@ -70,10 +70,10 @@ def test_reading_shapes_before_dequantising_leaves_the_output_unchanged(tmp_path
 
 
 def test_auto_picks_int8_where_an_export_is_beside_the_checkpoint(tmp_path):
-    assert resolve_precision("auto", "cpu", SHIPPED_MODEL) == "int8"
+    assert resolve_precision("auto", "cpu", SONGS_MODEL) == "int8"
     assert resolve_precision("auto", "cpu", tmp_path / "other.pt") in ("fp32", "bf16")
-    assert resolve_precision("auto", "cuda", SHIPPED_MODEL) == "bf16"
-    assert resolve_precision("fp32", "cpu", SHIPPED_MODEL) == "fp32"
+    assert resolve_precision("auto", "cuda", SONGS_MODEL) == "bf16"
+    assert resolve_precision("fp32", "cpu", SONGS_MODEL) == "fp32"
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("int4")
     assert Separator.from_checkpoint(device="cpu", precision="auto").precision == "int8"
@@ -111,7 +111,7 @@ def test_a_stale_export_is_refused_for_int8_and_skipped_by_auto(tmp_path):
     checkpoint, config = tmp_path / "model.pt", PROFILES["smoke"].to_dict()
     model = build_model(ModelConfig(**config["model"]))
     torch.save({"model": model.state_dict(), "config": config, "step": 0}, checkpoint)
-    shutil.copy(int8_model_for(SHIPPED_MODEL), int8_model_for(checkpoint))  # another checkpoint's export
+    shutil.copy(int8_model_for(SONGS_MODEL), int8_model_for(checkpoint))  # another checkpoint's export
     with pytest.raises(ValueError, match="exported from another checkpoint"):
         Separator.from_checkpoint(checkpoint, device="cpu", precision="int8")
     assert Separator.from_checkpoint(checkpoint, device="cpu", precision="auto").precision in ("fp32", "bf16")
@@ -159,7 +159,7 @@ def test_the_session_without_the_nchwc_rewrite_gives_the_default_sessions_number
     own error against fp32 (about 25 dB SNR)."""
     import onnxruntime as ort
 
-    network = OnnxNetwork(int8_model_for(SHIPPED_MODEL))
+    network = OnnxNetwork(int8_model_for(SONGS_MODEL))
     default = ort.InferenceSession(str(network.path), providers=["CPUExecutionProvider"])
     windows = np.random.default_rng(2).random((1, 1, 512, 128), dtype=np.float32) ** 4
     for expected, got in zip(default.run(None, {"mixture": windows}), network(windows)):
@@ -173,7 +173,7 @@ def test_the_int8_network_runs_without_onnxruntimes_memory_pattern():
 
     from shsep.networks import DISABLED_OPTIMISERS
 
-    network = OnnxNetwork(int8_model_for(SHIPPED_MODEL))
+    network = OnnxNetwork(int8_model_for(SONGS_MODEL))
     assert network.runner.get_session_options().enable_mem_pattern is False
     options = ort.SessionOptions()
     options.enable_mem_pattern = True

@@ -113,6 +113,9 @@ def test_dense_layers_across_frequency_let_every_bin_read_the_whole_band():
         build_model(dense)(torch.rand(1, 1, 128, 8))
     with pytest.raises(ValueError, match="dense_frequency_bins must be"):
         ModelConfig("report", dense_frequency_bins=512)
+    from shsep.models import receptive_field, receptive_field_text
+
     with pytest.raises(ValueError, match="whole band"):
-        from shsep.models import receptive_field
         receptive_field(dense)
+    frames = receptive_field(plain)
+    assert receptive_field_text(plain) == f"{frames} × {frames}" and receptive_field_text(dense) == f"all 256 × {frames}"

@@ -46,6 +46,12 @@ def test_the_cpu_recipe_is_a_refit_on_every_clip_and_survives_a_json_round_trip(
     assert TrainConfig.from_dict(held_out.to_dict()) == held_out  # tuples survive config.json
 
 
+def test_the_songs_profile_is_the_cpu_recipe_without_the_dense_layers():
+    cpu, songs = PROFILES["cpu"], PROFILES["songs"]
+    assert cpu.model.dense_frequency_bins == cpu.front_end.num_bins and songs.model.dense_frequency_bins == 0
+    assert replace(songs, model=cpu.model) == cpu
+
+
 @pytest.fixture(scope="module")
 def few_clips(mir1k_root):
     return index_clips(mir1k_root, "train")[:3]
@@ -366,7 +372,7 @@ def test_training_compute_counts_windows_times_three_forward_passes():
     from shsep.profiles import get_profile
     from shsep.recipe_search import training_gflop
 
-    cpu = get_profile("cpu")
+    cpu = get_profile("songs")  # the cpu network without the dense layers, as the rows below describe it
     ours = pd.DataFrame([{"architecture": "park", "channels": cpu.model.channels, "growth": cpu.model.growth,
                           "stacks": cpu.model.stacks, "depth": cpu.model.depth, "target": cpu.target,
                           "head": "default", "batch_size": cpu.batch_size, "steps": steps} for steps in (4300, 12500)])

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from shsep.notebook import default_run_dir
-from shsep.paths import PROJECT_ROOT, RUNS, SHIPPED_RUN
+from shsep.paths import PROJECT_ROOT, RUNS, SHIPPED_MODEL, SHIPPED_RUN, SONGS_MODEL, SONGS_RUN
 from shsep.train import read_run_config, read_training_log
 
 pytestmark = pytest.mark.skipif(not (PROJECT_ROOT / ".venv" / "bin" / "python").exists(), reason="needs .venv")
@@ -48,21 +48,22 @@ def test_a_time_budget_without_train_is_refused():
     assert done.returncode == 2 and "add --train" in done.stderr
 
 
-def test_the_shipped_run_record_is_committed_and_describes_the_shipped_model():
+@pytest.mark.parametrize("profile, record, weights", [("cpu", SHIPPED_RUN, SHIPPED_MODEL),
+                                                      ("songs", SONGS_RUN, SONGS_MODEL)])
+def test_each_shipped_model_has_its_training_record_committed(profile, record, weights):
+    """results/shipped_run/ and results/songs_run/ hold the configs the shipped weights were trained with (fields
+    added since read as their defaults), and each network is its profile's today."""
     import torch
 
-    shipped = torch.load(PROJECT_ROOT / "lib" / "shsep" / "weights" / "cpu.pt", weights_only=True)
-    config = read_run_config(SHIPPED_RUN)
-    # fields added to the config since it trained
-    added_since = {"budget_resolution_loss", "voice_formants", "early_stack_weight"}
-    recorded = {k: v for k, v in config.to_dict().items() if k not in added_since}
-    for network in ("model", "budget_model"):  # how the network reads its input came later too (Park's way)
-        assert recorded[network].pop("input_power") == 1.0
-        assert recorded[network].pop("dense_frequency_bins") == 0
-    assert recorded == shipped["config"] | {"remix_gains": config.remix_gains, "validation_songs": config.validation_songs}
-    log = read_training_log(SHIPPED_RUN)
+    from shsep.profiles import PROFILES, TrainConfig
+
+    shipped = torch.load(weights, weights_only=True)
+    config = read_run_config(record)
+    assert config == TrainConfig.from_dict(shipped["config"])
+    assert config.model == PROFILES[profile].model and config.validation_songs == ()
+    log = read_training_log(record)
     assert log["step"].iloc[-1] == shipped["step"] == config.steps
-    assert sum(f.stat().st_size for f in SHIPPED_RUN.iterdir()) < 600_000  # light enough to commit
+    assert sum(f.stat().st_size for f in record.iterdir()) < 600_000  # light enough to commit
 
 
 def test_notebooks_read_the_shipped_run_unless_a_run_was_trained(tmp_path, monkeypatch):

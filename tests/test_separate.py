@@ -162,7 +162,16 @@ def test_wiener_stems_add_up_too(tiny_separator):
 
 @pytest.fixture(scope="module")
 def shipped_separator():
+    """The model `shsep separate` uses by default: the songs model."""
     return Separator.from_checkpoint(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def cpu_separator():
+    """The cpu model, `shsep evaluate`'s default (Park's protocol)."""
+    from shsep.paths import SHIPPED_MODEL
+
+    return Separator.from_checkpoint(SHIPPED_MODEL, device="cpu")
 
 
 def band_part(audio, rate, low_hz, high_hz):
@@ -229,17 +238,22 @@ def test_soft_mask_post_filter_splits_the_band_limited_mixture(mir1k_root, tiny_
         evaluate(band="full", post_filter="soft-mask", data_root=mir1k_root, max_clips=1)
 
 
-@pytest.mark.parametrize("clip, expected", [
-    ("annar_1_01", {"accompaniment_nsdr": 9.1297, "voice_nsdr": 9.7939, "accompaniment_sdr": 9.1772, "voice_sdr": 9.8316}),
-    ("abjones_1_01", {"accompaniment_nsdr": 10.9248, "voice_nsdr": 10.9483, "accompaniment_sdr": 11.0237, "voice_sdr": 11.1361}),
+@pytest.mark.parametrize("model, clip, expected", [
+    ("songs", "annar_1_01", {"accompaniment_nsdr": 9.1297, "voice_nsdr": 9.7939, "accompaniment_sdr": 9.1772, "voice_sdr": 9.8316}),
+    ("songs", "abjones_1_01", {"accompaniment_nsdr": 10.9248, "voice_nsdr": 10.9483, "accompaniment_sdr": 11.0237, "voice_sdr": 11.1361}),
+    ("cpu", "annar_1_01", {"accompaniment_nsdr": 10.5485, "voice_nsdr": 9.9021, "accompaniment_sdr": 10.5961, "voice_sdr": 9.9399}),
+    ("cpu", "abjones_1_01", {"accompaniment_nsdr": 11.2971, "voice_nsdr": 11.2878, "accompaniment_sdr": 11.3960, "voice_sdr": 11.4756}),
 ])
-def test_park_path_figures_are_unchanged(mir1k_root, shipped_separator, clip, expected):
-    """The shipped model's Park-path scores, pinned when it was shipped (`cpu-resolution-all`, the recipe with a
-    multi-resolution spectral loss, refitted on all 175 training clips, 2026-11-29). The earlier models' pins (commits
-    ea7b464, 7c84d20, 2fe47aa, 91241e3, d9f7064, e207466 and d2da955) held on this code until each was replaced."""
+def test_park_path_figures_are_unchanged(mir1k_root, request, model, clip, expected):
+    """Each shipped model's Park-path scores, pinned when it was shipped: the songs model (`cpu-resolution-all`, the
+    recipe with a multi-resolution spectral loss, refitted on all 175 training clips, 2026-11-29) and the cpu model
+    (`cpu-dense-frequency-all`, the same with dense layers across frequency, 2026-12-06). The earlier models' pins
+    (commits ea7b464, 7c84d20, 2fe47aa, 91241e3, d9f7064, e207466 and d2da955) held on this code until each was
+    replaced."""
     from shsep.evaluate import separate_and_score
 
-    row = separate_and_score(shipped_separator, load_sources(get_clip(clip, mir1k_root)))
+    separator = request.getfixturevalue("shipped_separator" if model == "songs" else "cpu_separator")
+    row = separate_and_score(separator, load_sources(get_clip(clip, mir1k_root)))
     for key, value in expected.items():
         assert row[key] == pytest.approx(value, abs=0.01), key
 

@@ -113,7 +113,9 @@ def _add_separate(p):
                    help="which stems to write (default: both)")
     _add_full_band_options(p)
     _add_inference_options(p, windowing="long", precision="auto")
-    p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
+    p.add_argument("--checkpoint", type=Path,
+                   help="default: the songs model shipped with shsep (lib/shsep/weights/songs.pt), the better of the "
+                        "two on produced songs")
     p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 16 on CUDA, 1 on CPU, where batching measured slower)")
     p.add_argument("--device")
 
@@ -136,7 +138,7 @@ def _add_inference_options(p, windowing: str, precision: str):
                         f"overlapping by 1 s, about half the network's work (default: {windowing})")
     p.add_argument("--precision", choices=["fp32", "bf16", "int8", "auto"], default=precision,
                    help="the network's precision: fp32 and bf16 run it in PyTorch; int8 runs its quantised ONNX "
-                        "export (beside the checkpoint, e.g. the shipped weights/cpu.int8.onnx) in ONNX Runtime on "
+                        "export (beside the checkpoint, e.g. the shipped weights/songs.int8.onnx) in ONNX Runtime on "
                         "the CPU, without importing torch; auto: int8 where that export and onnxruntime are there, "
                         "else bf16 on CUDA and on CPUs with native bf16 (AVX-512-BF16, AMX), else fp32 "
                         f"(default: {precision})")
@@ -159,7 +161,9 @@ def _at_least_one(text: str) -> int:
 def _add_evaluate(p):
     from .metrics import EVALUATORS
 
-    p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
+    p.add_argument("--checkpoint", type=Path,
+                   help="default: the cpu model shipped with shsep (lib/shsep/weights/cpu.pt), the better of the "
+                        "two on Park's protocol (MIR-1K)")
     p.add_argument("--split", choices=["test", "train", "all"], default="test")
     p.add_argument("--clips", nargs="+", help="score only these clip ids")
     p.add_argument("--max-clips", type=int)
@@ -183,7 +187,9 @@ def _add_evaluate_musdb(p):
     p.add_argument("path", type=Path, help="a MUSDB18 root (.stem.mp4 files), a MUSDB18-HQ root (folders with "
                    "mixture.wav, vocals.wav ...), one track, or any folder of such tracks")
     p.add_argument("--subset", choices=["train", "test"], help="only the tracks under a folder of that name")
-    p.add_argument("--checkpoint", type=Path, help="default: the CPU model shipped with shsep")
+    p.add_argument("--checkpoint", type=Path,
+                   help="default: the songs model shipped with shsep (lib/shsep/weights/songs.pt), the better of the "
+                        "two on produced songs")
     _add_full_band_options(p)
     _add_inference_options(p, windowing="long", precision="auto")
     p.add_argument("--out", type=Path, help="folder for per_track.csv and summary.json")

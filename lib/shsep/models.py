@@ -277,6 +277,16 @@ def receptive_field(config: ModelConfig, size: tuple[int, int] = (4096, 8)) -> i
     return int(rows.max() - rows.min() + 1)
 
 
+def receptive_field_text(config: ModelConfig) -> str:
+    """The receptive field as "bins × frames": square for convolutions alone; with dense layers across frequency,
+    every bin of the patch × the frames the convolutions reach (the dense layers act within each frame)."""
+    from dataclasses import replace
+
+    frames = receptive_field(replace(config, dense_frequency_bins=0))
+    bins = f"all {config.dense_frequency_bins}" if config.dense_frequency_bins else str(frames)
+    return f"{bins} × {frames}"
+
+
 def trace_shapes(module: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
     """(name, output shape) of every convolution a forward pass runs through, in order."""
     shapes = []

@@ -19,24 +19,25 @@ import numpy as np
 
 from . import masking
 from .networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
-from .paths import SHIPPED_MODEL, SHIPPED_RUN
+from .paths import SHIPPED_MODEL, SHIPPED_RUN, SONGS_MODEL, SONGS_RUN
 from .spectrogram import PARK, FrontEnd, resample
 from .stages import timed
 from .windowing import DEFAULT_WINDOWING, WINDOWINGS, fitted_windows, window_plan
 
 
-def trained_or_shipped(run_dir: str | os.PathLike) -> tuple[Path, str]:
-    """The run's checkpoint if it has one (the best on its validation songs, where it kept one), else the model
-    shipped with shsep; plus a line saying which, for readers."""
+def trained_or_shipped(run_dir: str | os.PathLike, songs: bool = False) -> tuple[Path, str]:
+    """The run's checkpoint if it has one (the best on its validation songs, where it kept one), else a model
+    shipped with shsep: the cpu model (Park's protocol), or with songs=True the songs model that `shsep separate`
+    uses; plus a line saying which, for readers."""
     for name, about in (("best.pt", "best validation checkpoint"), ("checkpoint.pt", "checkpoint")):
         checkpoint = Path(run_dir) / name
         if checkpoint.exists():
             return checkpoint, f"model: the {about} trained in runs/{Path(run_dir).name}/"
-    if Path(run_dir) == SHIPPED_RUN:
-        return SHIPPED_MODEL, ("model: the cpu model shipped with shsep (lib/shsep/weights/cpu.pt), trained by the run "
-                               "recorded in results/shipped_run/")
-    return SHIPPED_MODEL, (f"model: the cpu model shipped with shsep (lib/shsep/weights/cpu.pt), since runs/"
-                           f"{Path(run_dir).name}/ holds no trained checkpoint")
+    model, record = (SONGS_MODEL, SONGS_RUN) if songs else (SHIPPED_MODEL, SHIPPED_RUN)
+    shipped = f"the {model.stem} model shipped with shsep (lib/shsep/weights/{model.name})"
+    if Path(run_dir) in (SHIPPED_RUN, SONGS_RUN):
+        return model, f"model: {shipped}, trained by the run recorded in results/{record.name}/"
+    return model, f"model: {shipped}, since runs/{Path(run_dir).name}/ holds no trained checkpoint"
 
 
 POST_FILTERS = {
@@ -101,9 +102,9 @@ class Separator:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str | None = None,
                         precision: str = "fp32", **kwargs) -> "Separator":
-        """Load a checkpoint (default: the CPU model shipped with shsep); precision "int8" (or "auto" where it
-        resolves to int8) loads its ONNX export instead, and never imports torch."""
-        path = path or SHIPPED_MODEL
+        """Load a checkpoint (default: the songs model shipped with shsep, what `shsep separate` uses); precision
+        "int8" (or "auto" where it resolves to int8) loads its ONNX export instead, and never imports torch."""
+        path = path or SONGS_MODEL
         if device is None and precision in ("int8", "auto") and not _cuda_present():
             device = "cpu"
         if device is None:
