@@ -129,16 +129,20 @@ def shifts_text(semitones: tuple) -> str:
 # Two whole training songs, one per singer (15 clips), held out to choose recipes and checkpoints: never test clips.
 VALIDATION_SONGS = ("abjones_5", "amy_14")
 
+# The cpu profile's recipe; the songs profile is the same without the dense layers across frequency.
+CPU_RECIPE = TrainConfig(
+    model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24, dense_frequency_bins=512),
+    target="abs-ratio", steps=12500, batch_size=8, learning_rate=1e-3, schedule="cosine", warmup_steps=500,
+    remix=0.5, voice_shift=0.25, resolution_loss=1.0, ema_decay=0.999, precision="auto",
+    checkpoint_every=1000, seed=1, init_trials=1, trial_steps=1000,
+    budget_model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16),
+    budget_resolution_loss=0.0)  # the narrow network was validated without the spectral loss (or the dense layers)
+
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(model=ModelConfig("park", channels=8, stacks=2, depth=2, growth=0),
                          steps=20, learning_rate=1e-3, decay_step=16, max_train_clips=4, checkpoint_every=10),
-    "cpu": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24, dense_frequency_bins=512),
-                       target="abs-ratio",
-                       steps=12500, batch_size=8, learning_rate=1e-3, schedule="cosine", warmup_steps=500,
-                       remix=0.5, voice_shift=0.25, resolution_loss=1.0, ema_decay=0.999, precision="auto",
-                       checkpoint_every=1000, seed=1, init_trials=1, trial_steps=1000,
-                       budget_model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16),
-                       budget_resolution_loss=0.0),  # the narrow network was validated without the spectral loss
+    "cpu": CPU_RECIPE,
+    "songs": replace(CPU_RECIPE, model=replace(CPU_RECIPE.model, dense_frequency_bins=0)),
     "cpu-park-recipe": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24),
                                    steps=5000, learning_rate=1e-3, decay_step=4000),
     "ablation": TrainConfig(model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16),
@@ -146,7 +150,6 @@ PROFILES: dict[str, TrainConfig] = {
     "paper": TrainConfig(model=ModelConfig("park", channels=256, stacks=4, depth=4, growth=0)),
     "paper-growing": TrainConfig(model=ModelConfig("report", channels=64, stacks=4, depth=4, growth=64)),
 }
-PROFILES["songs"] = replace(PROFILES["cpu"], model=replace(PROFILES["cpu"].model, dense_frequency_bins=0))
 
 
 def initial_weights_seed(config: TrainConfig) -> int:
