@@ -6,7 +6,7 @@ separation uses the last. Output channel order follows Park: 0 = accompaniment, 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -259,8 +259,6 @@ def receptive_field(config: ModelConfig, size: tuple[int, int] = (4096, 8)) -> i
     4 channels (the receptive field depends only on the topology) whose weights are all positive and
     averaging (1 / fan-in), in float64, so that no ReLU hides a path and no signal underflows.
     """
-    from dataclasses import replace
-
     if config.dense_frequency_bins:
         raise ValueError("a network with dense layers across frequency reads the whole band: its receptive field "
                          "in bins is the patch's")
@@ -280,8 +278,6 @@ def receptive_field(config: ModelConfig, size: tuple[int, int] = (4096, 8)) -> i
 def receptive_field_text(config: ModelConfig) -> str:
     """The receptive field as "bins × frames": square for convolutions alone; with dense layers across frequency,
     every bin of the patch × the frames the convolutions reach (the dense layers act within each frame)."""
-    from dataclasses import replace
-
     frames = receptive_field(replace(config, dense_frequency_bins=0))
     bins = f"all {config.dense_frequency_bins}" if config.dense_frequency_bins else str(frames)
     return f"{bins} × {frames}"
