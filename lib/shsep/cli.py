@@ -46,6 +46,9 @@ def _train(args) -> int:
     if args.dense_frequency:  # the layers are built for the bins of the front end this run trains with
         overrides["dense_frequency_bins"] = config.front_end.num_bins
         config = with_overrides(config, dense_frequency_bins=config.front_end.num_bins)
+    if args.dense_full_resolution:
+        overrides["dense_full_resolution"] = True
+        config = with_overrides(config, dense_full_resolution=True)
     out = args.out or Path("runs") / profile
     length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")
     print(f"training profile {profile!r} for {length} into {out}")

@@ -88,6 +88,9 @@ def _add_train(p):
     p.add_argument("--dense-frequency", action="store_true",
                    help="after every pooling in each hourglass, a residual fully connected layer across frequency "
                         "(every cell reads the whole band; a few %% more parameters); Park's network has none")
+    p.add_argument("--dense-full-resolution", action="store_true",
+                   help="with --dense-frequency (or a profile that has the layers): each hourglass's output, at "
+                        "full resolution, passes one too")
     p.add_argument("--hold-out", nargs="*", metavar="SONG", dest="validation_songs",
                    help="whole training songs (amy_14) or singers (abjones) held out, scored at every checkpoint, "
                         "the best kept as best.pt (the profile's by default: none for cpu, whose recipe was chosen holding out abjones_5 amy_14); "

@@ -122,6 +122,7 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         "architecture": model.architecture, "channels": model.channels, "growth": model.growth,
         "stacks": model.stacks, "depth": model.depth, "head": model.head or "default",
         "input_power": model.input_power, "dense_frequency_bins": model.dense_frequency_bins,
+        "dense_full_resolution": model.dense_full_resolution,
         "target": config.target, "sampler": config.sampler, "seed": config.seed,
         "init_seed": int(info.get("initial_weights_seed", initial_weights_seed(config))),
         "init_trials": config.init_trials, "steps": int(train_log["step"].iloc[-1]),

@@ -35,6 +35,8 @@ class ModelConfig:
     dense_frequency_bins: 0 (Park's): convolutions only. > 0: after every pooling in each hourglass, a residual
       fully connected layer across frequency (`DenseAcrossFrequency`), built for patches of this many bins (the
       front end's); a 'park' network only.
+    dense_full_resolution: with dense_frequency_bins, each hourglass's output, at full resolution, also passes one
+      (`DenseAcrossFrequency` of all the bins); False: the pooled levels only.
     """
 
     architecture: str = "park"
@@ -46,6 +48,7 @@ class ModelConfig:
     head: str | None = None
     input_power: float = 1.0
     dense_frequency_bins: int = 0
+    dense_full_resolution: bool = False
 
     def __post_init__(self):
         if self.head not in HEADS:
@@ -55,6 +58,8 @@ class ModelConfig:
         if self.dense_frequency_bins and (self.dense_frequency_bins < 2 ** self.depth or self.architecture != "park"):
             raise ValueError(f"dense_frequency_bins must be 0 or the 'park' network's input bins (at least "
                              f"{2 ** self.depth} for depth {self.depth}), not {self.dense_frequency_bins!r}")
+        if self.dense_full_resolution and not self.dense_frequency_bins:
+            raise ValueError("dense_full_resolution needs the dense layers at the pooled levels (dense_frequency_bins)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,27 +90,38 @@ class DenseAcrossFrequency(nn.Module):
     bins / 16 (at least 8) → bins. One layer lets every cell read the whole band (a voice's harmonics span hundreds
     of bins), which 3×3 convolutions reach only through the pooled levels. The TDF block of Choi et al.,
     "Investigating U-Nets with various intermediate blocks for spectrogram-based singing voice separation" (2020).
+
+    in_place: contract the bins where they lie in a channels-last tensor (one large matrix product after a copy)
+    rather than nn.Linear on x.transpose(-1, -2); the same arithmetic, measured 2.6× faster at full resolution
+    (24 channels, 512 × 64 cells, bf16, forward and backward) and slower at the pooled levels, where it is off.
     """
 
-    def __init__(self, bins: int, bottleneck: int = 16):
+    def __init__(self, bins: int, bottleneck: int = 16, in_place: bool = False):
         super().__init__()
         self.squeeze = nn.Linear(bins, max(bins // bottleneck, 8))
         self.expand = nn.Linear(self.squeeze.out_features, bins)
+        self.in_place = in_place
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        across = x.transpose(-1, -2)  # (batch, channels, frames, bins)
-        return x + F.relu(self.expand(F.relu(self.squeeze(across)))).transpose(-1, -2)
+        if not self.in_place:
+            across = x.transpose(-1, -2)  # (batch, channels, frames, bins)
+            return x + F.relu(self.expand(F.relu(self.squeeze(across)))).transpose(-1, -2)
+        cells = x.permute(0, 2, 3, 1)  # (batch, bins, frames, channels): a channels-last tensor's memory order
+        hidden = F.relu(torch.einsum("kf,bftc->bktc", self.squeeze.weight, cells) + self.squeeze.bias[:, None, None])
+        out = F.relu(torch.einsum("fk,bktc->bftc", self.expand.weight, hidden) + self.expand.bias[:, None, None])
+        return x + out.permute(0, 3, 1, 2)
 
 
 class ParkHourglass(nn.Module):
     """Park's recursive hourglass: up1 + resize(low3(hg_or_low2(low1(pool(x))))); every conv 3×3 + ReLU.
 
     dense_bins > 0, the bins of this level's input: the pooled branch, low3's output, also passes a
-    `DenseAcrossFrequency` for its bins (half, rounding up), at every level; 0: Park's. Full resolution gets none:
-    there the layer cost a third more training time, at the pooled levels a few per cent.
+    `DenseAcrossFrequency` for its bins (half, rounding up), at every level; 0: Park's. dense_output:
+    the hourglass's output, at dense_bins, passes one too (the top level of a network with
+    `ModelConfig.dense_full_resolution`).
     """
 
-    def __init__(self, depth: int, channels: int, growth: int = 0, dense_bins: int = 0):
+    def __init__(self, depth: int, channels: int, growth: int = 0, dense_bins: int = 0, dense_output: bool = False):
         super().__init__()
         inner = channels + growth
         low_bins = -(-dense_bins // 2)
@@ -114,13 +130,15 @@ class ParkHourglass(nn.Module):
         self.low2 = ParkHourglass(depth - 1, inner, growth, low_bins) if depth > 1 else _ConvReLU(inner, inner)
         self.low3 = _ConvReLU(inner, channels)
         self.dense = DenseAcrossFrequency(low_bins) if dense_bins else None
+        self.dense_output = DenseAcrossFrequency(dense_bins, in_place=True) if dense_output else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low = self.low3(self.low2(self.low1(_pool(x))))
         if self.dense is not None:
             low = self.dense(low)
         up = self.up1(x)
-        return up + _upsample_to(low, up)
+        out = up + _upsample_to(low, up)
+        return out if self.dense_output is None else self.dense_output(out)
 
 
 class StackedHourglass(nn.Module):
@@ -138,8 +156,8 @@ class StackedHourglass(nn.Module):
             _ConvReLU(1, c // 4, 7), _ConvReLU(c // 4, c // 2), _ConvReLU(c // 2, c // 2),
             _ConvReLU(c // 2, c // 2), _ConvReLU(c // 2, c),
         )
-        self.hourglasses = nn.ModuleList(ParkHourglass(config.depth, c, config.growth, config.dense_frequency_bins)
-                                         for _ in range(config.stacks))
+        self.hourglasses = nn.ModuleList(ParkHourglass(config.depth, c, config.growth, config.dense_frequency_bins,
+                                                       config.dense_full_resolution) for _ in range(config.stacks))
         self.features = nn.ModuleList(
             nn.Sequential(_ConvReLU(c, c, 3), _ConvReLU(c, c, 1)) for _ in range(config.stacks))
         self.heads = nn.ModuleList(_prediction_head(c, config.outputs, config.head or "linear", 1)
@@ -278,7 +296,7 @@ def receptive_field(config: ModelConfig, size: tuple[int, int] = (4096, 8)) -> i
 def receptive_field_text(config: ModelConfig) -> str:
     """The receptive field as "bins × frames": square for convolutions alone; with dense layers across frequency,
     every bin of the patch × the frames the convolutions reach (the dense layers act within each frame)."""
-    frames = receptive_field(replace(config, dense_frequency_bins=0))
+    frames = receptive_field(replace(config, dense_frequency_bins=0, dense_full_resolution=False))
     bins = f"all {config.dense_frequency_bins}" if config.dense_frequency_bins else str(frames)
     return f"{bins} × {frames}"
 

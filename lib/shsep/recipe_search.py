@@ -15,7 +15,7 @@ from .profiles import LOGGED_LEVERS, LOGGED_TRAINING_CHOICES, TrainConfig, shift
 
 # What makes two recipe runs the same recipe (a refit differs only in the clips it trains on)
 RECIPE_COLUMNS = ("architecture", "channels", "growth", "stacks", "depth", "head", "input_power",
-                  "dense_frequency_bins", "target", "sampler", "seed", "init_seed", "init_trials", "steps",
+                  "dense_frequency_bins", "dense_full_resolution", "target", "sampler", "seed", "init_seed", "init_trials", "steps",
                   "batch_size", "learning_rate", "schedule", "ema_decay", *LOGGED_LEVERS, "voice_shifts",
                   "front_end_rate", *LOGGED_TRAINING_CHOICES)
 # the value a row logged before a column existed had: the levers off, the default shifts, Park's 8 kHz front end,
@@ -25,7 +25,8 @@ LATER_COLUMN_DEFAULTS = ({name: getattr(TrainConfig(), name)
                           for name in (*LOGGED_LEVERS, *LOGGED_TRAINING_CHOICES)}
                          | {"voice_shifts": shifts_text(TrainConfig().voice_shifts), "front_end_rate": 8000,
                             "input_power": ModelConfig().input_power,
-                            "dense_frequency_bins": ModelConfig().dense_frequency_bins})
+                            "dense_frequency_bins": ModelConfig().dense_frequency_bins,
+                            "dense_full_resolution": ModelConfig().dense_full_resolution})
 
 
 def _refitted_runs(runs: pd.DataFrame) -> list:
@@ -120,6 +121,8 @@ def training_gflop(runs: pd.DataFrame, report_runs: bool = False) -> pd.Series:
             dense = run.get("dense_frequency_bins", 0)  # blank in rows from before the option: none
             if not pd.isna(dense) and dense:
                 config["dense_frequency_bins"] = int(dense)
+                if str(run.get("dense_full_resolution", False)) == "True":  # blank before the option: False
+                    config["dense_full_resolution"] = True
             short = run.get("short_patches", 0.0)
             windows = run["batch_size"] * run["steps"] * (1 - (0.0 if pd.isna(short) else short) / 2)
         return BACKWARD_FACTOR * _forward_flops(tuple(sorted(config.items()))) * windows / 1e9
