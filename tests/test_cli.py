@@ -152,6 +152,10 @@ def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening
     config, (change, _) = chosen[-1], logged[-1]
     assert config.model.dense_frequency_bins == 512 and config.budget_model is None
     assert "dense_frequency_bins 512" in change and recipe_search.LATER_COLUMN_DEFAULTS["dense_frequency_bins"] == 0
+    assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "full"), "--dense-full-resolution", "--log"]) == 0
+    config, (change, _) = chosen[-1], logged[-1]
+    assert config.model.dense_full_resolution and config.model.dense_frequency_bins == 512
+    assert "dense_full_resolution True" in change and recipe_search.LATER_COLUMN_DEFAULTS["dense_full_resolution"] is False
     assert recipe_search.LATER_COLUMN_DEFAULTS["early_stack_weight"] == 1  # rows logged before the option existed
     assert "short_patches" in recipe_search.RECIPE_COLUMNS and recipe_search.LATER_COLUMN_DEFAULTS["short_patches"] == 0
     assert "GNSDR 6.00 / 5.00 dB" in capsys.readouterr().out

@@ -119,3 +119,32 @@ def test_dense_layers_across_frequency_let_every_bin_read_the_whole_band():
         receptive_field(dense)
     frames = receptive_field(plain)
     assert receptive_field_text(plain) == f"{frames} × {frames}" and receptive_field_text(dense) == f"all 256 × {frames}"
+
+
+def test_a_dense_layer_at_full_resolution_is_one_more_per_hourglass_and_contracts_in_place_exactly():
+    """`dense_full_resolution`: each hourglass's output passes a `DenseAcrossFrequency` of all the bins; its
+    in-place contraction (the channels-last path) computes what nn.Linear on the transposed tensor does, in either
+    memory layout, gradients included; it needs the pooled levels' layers."""
+    from shsep.models import DenseAcrossFrequency
+
+    torch.manual_seed(0)
+    layer = DenseAcrossFrequency(64).double()
+    fast = DenseAcrossFrequency(64, in_place=True).double()
+    fast.load_state_dict(layer.state_dict())
+    for layout in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(2, 6, 64, 5, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_()
+        expected, got = layer(x), fast(x)
+        assert torch.allclose(got, expected, atol=1e-12)
+        (gx_expected,) = torch.autograd.grad(expected.square().sum(), x)
+        (gx_got,) = torch.autograd.grad(got.square().sum(), x)
+        assert torch.allclose(gx_got, gx_expected, atol=1e-10)
+    pooled = ModelConfig("park", channels=8, stacks=2, depth=2, dense_frequency_bins=64)
+    full = ModelConfig(**{**pooled.to_dict(), "dense_full_resolution": True})
+    added = count_parameters(build_model(full)) - count_parameters(build_model(pooled))
+    assert added == pooled.stacks * count_parameters(DenseAcrossFrequency(64))
+    assert build_model(full)(torch.rand(1, 1, 64, 8))[-1].shape == (1, 2, 64, 8)
+    with pytest.raises(ValueError, match="needs the dense layers at the pooled levels"):
+        ModelConfig("park", dense_full_resolution=True)
+    recorded = pooled.to_dict()
+    del recorded["dense_full_resolution"]  # a checkpoint from before the option: pooled levels only
+    assert ModelConfig(**recorded).dense_full_resolution is False

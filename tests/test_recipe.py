@@ -386,6 +386,11 @@ def test_training_compute_counts_windows_times_three_forward_passes():
     assert dense[0] == pytest.approx(gflop[0])
     assert dense[1] == pytest.approx(3 * flops_per_patch(dense_model) * cpu.batch_size * 12500 / 1e9)
     assert dense[1] > gflop[1]
+    full = training_gflop(ours.assign(dense_frequency_bins=[512, 512], dense_full_resolution=[float("nan"), True]))
+    full_model = ModelConfig(**{**dense_model.to_dict(), "dense_full_resolution": True})
+    assert full[0] == pytest.approx(dense[1] * 4300 / 12500)  # blank before the option: pooled levels only
+    assert full[1] == pytest.approx(3 * flops_per_patch(full_model) * cpu.batch_size * 12500 / 1e9)
+    assert full[1] > dense[1]
     report = pd.DataFrame([{"channels": 64, "growth": 64, "stacks": 4, "outputs": 2, "iterations": 15000}])
     expected = 3 * flops_per_patch(ModelConfig("report", channels=64, growth=64, stacks=4, depth=4)) * 4 * 15000 / 1e9
     assert training_gflop(report, report_runs=True)[0] == pytest.approx(expected)
