@@ -43,12 +43,14 @@ def _train(args) -> int:
         if name in overrides:
             overrides[name] = tuple(overrides[name])
     config = get_profile(profile, **overrides)
-    if args.dense_frequency:  # the layers are built for the bins of the front end this run trains with
-        overrides["dense_frequency_bins"] = config.front_end.num_bins
-        config = with_overrides(config, dense_frequency_bins=config.front_end.num_bins)
+    dense = {}  # the dense layers across frequency, built for the bins of the front end this run trains with
+    if args.dense_frequency:
+        dense["dense_frequency_bins"] = config.front_end.num_bins
     if args.dense_full_resolution:
-        overrides["dense_full_resolution"] = True
-        config = with_overrides(config, dense_full_resolution=True)
+        dense["dense_full_resolution"] = True
+    if dense:
+        overrides |= dense
+        config = with_overrides(config, **dense)
     out = args.out or Path("runs") / profile
     length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")
     print(f"training profile {profile!r} for {length} into {out}")

@@ -29,12 +29,18 @@ LATER_COLUMN_DEFAULTS = ({name: getattr(TrainConfig(), name)
                             "dense_full_resolution": ModelConfig().dense_full_resolution})
 
 
+def _with_later_columns(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs with every column added to the log since its first rows, blanks (and missing columns) filled with the
+    value those rows had (`LATER_COLUMN_DEFAULTS`)."""
+    return runs.assign(**{c: runs[c].fillna(default) if c in runs else default
+                          for c, default in LATER_COLUMN_DEFAULTS.items()})
+
+
 def _refitted_runs(runs: pd.DataFrame) -> list:
     """For each run (oldest first): the index of the earlier run whose recipe it refits, else None. A refit holds
     no validation songs out (it trains on every training clip and keeps its last step) and otherwise repeats a
     run that did, so that run's validation figure is what chose it."""
-    runs = runs.assign(**{c: runs[c].fillna(default) if c in runs else default
-                          for c, default in LATER_COLUMN_DEFAULTS.items()})
+    runs = _with_later_columns(runs)
     if not set(RECIPE_COLUMNS) <= set(runs.columns):
         return [None] * len(runs)
     recipe = runs[list(RECIPE_COLUMNS)].astype(str)
@@ -117,20 +123,18 @@ def training_gflop(runs: pd.DataFrame, report_runs: bool = False) -> pd.Series:
             config = dict(architecture=run["architecture"], channels=int(run["channels"]), growth=int(run["growth"]),
                           stacks=int(run["stacks"]), depth=int(run["depth"]),
                           outputs=1 if run["target"] in ("voice", "accompaniment") else 2,
-                          head=None if pd.isna(run["head"]) or run["head"] == "default" else run["head"])
-            dense = run.get("dense_frequency_bins", 0)  # blank in rows from before the option: none
-            if not pd.isna(dense) and dense:
-                config["dense_frequency_bins"] = int(dense)
-                if str(run.get("dense_full_resolution", False)) == "True":  # blank before the option: False
-                    config["dense_full_resolution"] = True
-            short = run.get("short_patches", 0.0)
-            windows = run["batch_size"] * run["steps"] * (1 - (0.0 if pd.isna(short) else short) / 2)
+                          head=None if pd.isna(run["head"]) or run["head"] == "default" else run["head"],
+                          dense_frequency_bins=int(run["dense_frequency_bins"]),
+                          dense_full_resolution=bool(run["dense_full_resolution"]))
+            windows = run["batch_size"] * run["steps"] * (1 - run["short_patches"] / 2)
         return BACKWARD_FACTOR * _forward_flops(tuple(sorted(config.items()))) * windows / 1e9
 
     needed = (("channels", "growth", "stacks", "outputs", "iterations") if report_runs else
               ("architecture", "channels", "growth", "stacks", "depth", "target", "head", "batch_size", "steps"))
     if not set(needed) <= set(runs.columns):  # a log without the network's shape: no compute figure
         return pd.Series([float("nan")] * len(runs), dtype=float)
+    if not report_runs:  # blanks in rows from before an option: the option off
+        runs = _with_later_columns(runs)
     return pd.Series([one(run) for _, run in runs.iterrows()], dtype=float)
 
 
