@@ -11,13 +11,14 @@ Each measurement runs in its own process so its peak memory (max RSS) is its own
   the network in fp32 (Park's protocol) or with --precision auto (bf16 where native);
 * start-up of `shsep --help`: now (only the chosen command builds its arguments) against building every
   command's arguments, as the parser did before; and `shsep separate` on a 0.01 s file, the network in
-  PyTorch against the default int8 path in ONNX Runtime (no torch import);
+  PyTorch against the default int8 path (no torch import);
 * `shsep separate` on a 44.1 kHz stereo song built from MIR-1K test clips: seconds of work per minute of
   audio, full band against Park's 8 kHz path (Park's windows or long ones, fp32 or bf16, with the Wiener
   post-filter), and peak memory on a 10-minute song (--song-minutes to change);
 * stages: where `shsep separate`'s time goes (decode, resample, STFTs, network, masks, synthesis, write);
 * peers (only with --only peers, after benchmarks/setup_peers.sh): whole commands on the same song, start-up,
-  reading and writing included: `shsep separate` with its defaults and with the network in PyTorch, against
+  reading and writing included: `shsep separate` with its defaults, with the network in PyTorch, and (where
+  the defaults run the int8 network in OpenVINO) with it in ONNX Runtime, against
   Open-Unmix `umxl` and HTDemucs (random weights, their own separation code), alternating, best of --rounds.
 """
 from __future__ import annotations
@@ -249,7 +250,8 @@ def main() -> None:
     from shsep.machine import describe_machine
 
     print(f"machine: {describe_machine()}, "
-          f"torch {torch.__version__}, python {platform.python_version()}")
+          f"torch {torch.__version__}, python {platform.python_version()}, "
+          f"int8 network in {_default_int8_runtime()}")
     rows = []
     # peers (needs benchmarks/setup_peers.sh) and torch.compile (minutes of compiling): only when asked
     parts = set(args.only or [name for name in PHASES if name != "training_compiled"] + ["stages"])
@@ -374,12 +376,21 @@ def _peer_commands(song: str, folder: str, peers: list[str]) -> dict[str, list[s
     commands = {SHSEP_DEFAULTS: shsep + ["-o", f"{folder}/defaults"],
                 f"shsep separate --precision {torch_precision}": shsep + ["-o", f"{folder}/torch",
                                                                          "--precision", torch_precision]}
+    if _default_int8_runtime() == "openvino":  # the int8 network in the other runtime, for the ratio between them
+        commands["shsep separate --int8-runtime onnxruntime"] = shsep + ["-o", f"{folder}/onnxruntime",
+                                                                          "--int8-runtime", "onnxruntime"]
     for name in peers:
         commands[name] = [python, str(Path(__file__).parent / "peers.py"), name, song, str(Path(folder) / name)]
     return commands
 
 
 SHSEP_DEFAULTS = "shsep separate (defaults)"
+
+
+def _default_int8_runtime() -> str:
+    from shsep.networks import int8_runtime
+
+    return int8_runtime("auto")
 
 
 def _torch_precision() -> str:

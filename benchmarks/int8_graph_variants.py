@@ -13,6 +13,9 @@ two one-thread ONNX Runtime instances (`InferenceSession`s). Printed, never asse
   of two threads with ONNX Runtime's memory pattern (the setting before), without it (the default), or in two
   one-thread instances, two windows at once (`TwoInstances`); each in its own process, for its peak memory: 5 minutes
   (--rounds times), 10 minutes, and 10 minutes with `--wiener 1` (one instance, shrinking its memory).
+  These three compare ONNX Runtime's graphs and settings; the network runs in ONNX Runtime throughout.
+* runtimes: the shipped graph in ONNX Runtime and in OpenVINO, seconds per window and GNSDR on the validation
+  clips (`python benchmarks/int8_graph_variants.py --only runtimes`).
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def _network(graph: str, nchwc: bool, threads: int | None = None, memory_pattern
     # both read when the instance is made; the memory pattern was on before (docs/speed.md)
     networks.DISABLED_OPTIMISERS = None if nchwc else ["NchwcTransformer"]
     networks.MEMORY_PATTERN = memory_pattern
-    return networks.OnnxNetwork(graph, threads=threads)
+    return networks.OnnxNetwork(graph, threads=threads, runtime="onnxruntime")
 
 
 class TwoInstances:
@@ -127,6 +130,42 @@ def agreement(previous: str, current: str) -> None:
                       f"{summary['voice_gnsdr']:.3f} accompaniment {summary['accompaniment_gnsdr']:.3f} GNSDR")
 
 
+def runtimes(current: str, rounds: int) -> None:
+    """The int8 network in each runtime (`networks.int8_runtime`): a window of 512 frames (the first call apart:
+    it compiles OpenVINO's graph), then GNSDR on the 15 validation clips, both windowings, both paths."""
+    import pandas as pd
+
+    from shsep.data import index_clips, load_sources, split_validation
+    from shsep.evaluate import separate_and_score
+    from shsep.metrics import summarise
+    from shsep.networks import INT8_RUNTIMES, OnnxNetwork
+    from shsep.profiles import VALIDATION_SONGS
+
+    window = np.random.default_rng(0).random((1, 1, 512, 512), dtype=np.float32) ** 4
+    networks = {name: OnnxNetwork(current, runtime=name) for name in INT8_RUNTIMES[1:]}
+    for name, network in networks.items():
+        started = time.perf_counter()
+        network(window)
+        first = time.perf_counter() - started
+        times = []
+        for _ in range(rounds * 4):
+            started = time.perf_counter()
+            network(window)
+            times.append(time.perf_counter() - started)
+        print(f"{name:12s} first window {1000 * first:.1f} ms, then {1000 * min(times):.1f} ms per 512-frame window "
+              f"(best of {len(times)})")
+    _, clips = split_validation(index_clips(split="train"), VALIDATION_SONGS)
+    sources = [load_sources(clip) for clip in clips]
+    for windowing in ("park", "long"):
+        for band in ("park", "full"):
+            for name, network in networks.items():
+                separator = _separator(network, windowing)
+                summary = summarise(pd.DataFrame([separate_and_score(separator, s, band=band, cache=True)
+                                                  for s in sources]))
+                print(f"{name:12s} windows {windowing:4s} band {band:4s} {summary['clips_scored']} clips: voice "
+                      f"{summary['voice_gnsdr']:.3f} accompaniment {summary['accompaniment_gnsdr']:.3f} GNSDR")
+
+
 LAYOUT_LABELS = {"pattern": "one instance of 2 threads, memory pattern (before)",
                  "one": "one instance of 2 threads (default)", "two": "two instances of 1 thread"}
 
@@ -174,24 +213,26 @@ def _windows_phase(current: str, layout: str) -> None:
 
 def main() -> None:
     from shsep.networks import int8_model_for
-    from shsep.paths import SHIPPED_MODEL
+    from shsep.paths import SONGS_MODEL
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--previous", help="an int8 graph to compare with the shipped one (see above)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--only", nargs="+", choices=["speed", "agreement", "instances"])
+    parser.add_argument("--only", nargs="+", choices=["speed", "agreement", "instances", "runtimes"])
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    current = str(int8_model_for(SHIPPED_MODEL))
+    current = str(int8_model_for(SONGS_MODEL))
     if args.phase:
         return instances_phase(current, *args.phase)
-    parts = args.only or ["speed", "agreement", "instances"]
+    parts = args.only or ["speed", "agreement", "instances", "runtimes"]
     if {"speed", "agreement"} & set(parts) and not args.previous:
         parser.error("speed and agreement compare with --previous GRAPH (see the usage above)")
     if "speed" in parts:
         speed(args.previous, current, args.rounds)
     if "agreement" in parts:
         agreement(args.previous, current)
+    if "runtimes" in parts:
+        runtimes(current, args.rounds)
     if "instances" in parts:
         for _ in range(2):
             for layout in ("one", "two"):

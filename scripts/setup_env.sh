@@ -38,7 +38,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
               || "$PY" -m pip install -q "torch>=2.1,<3" --index-url https://download.pytorch.org/whl/cpu
         fi
     fi
-    "$PY" -m pip install -q -e "$ROOT[notebooks,test]"
+    "$PY" -m pip install -q -e "$ROOT[notebooks,test,openvino]"
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

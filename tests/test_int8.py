@@ -10,7 +10,8 @@ import torch
 
 from shsep.data import get_clip, load_sources, stereo_mixture
 from shsep.models import ModelConfig, build_model
-from shsep.networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
+from shsep.networks import (INT8_RUNTIMES, OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, int8_runtime,
+                            resolve_precision)
 from shsep.paths import SONGS_MODEL
 from shsep.separate import Separator
 
@@ -79,27 +80,74 @@ def test_auto_picks_int8_where_an_export_is_beside_the_checkpoint(tmp_path):
     assert Separator.from_checkpoint(device="cpu", precision="auto").precision == "int8"
 
 
+@pytest.mark.parametrize("runtime", INT8_RUNTIMES[1:])
 @pytest.mark.parametrize("band", ["full", "park"])
-def test_int8_stems_stay_close_to_the_fp32_stems(mir1k_root, band):
+def test_int8_stems_stay_close_to_the_fp32_stems(mir1k_root, band, runtime):
     """The tolerance: int8 stems within 20 dB SNR of the fp32 reference's (measured 25-26 dB on a 2-minute song;
-    bf16 46 dB). Its quality on the validation songs is within 0.05 dB of fp32 (docs/speed.md)."""
+    bf16 46 dB), in either runtime. Its quality on the validation songs is within 0.05 dB of fp32, and the two
+    runtimes' within 0.003 dB of each other (docs/speed.md)."""
     sources = load_sources(get_clip("annar_3_04", mir1k_root))
     stereo = stereo_mixture(sources.accompaniment, sources.voice, 16000).mixture
     stems = {}
     for precision in ("fp32", "int8"):
-        separator = Separator.from_checkpoint(device="cpu", precision=precision, windowing="long")
+        separator = Separator.from_checkpoint(device="cpu", precision=precision, windowing="long",
+                                              int8_runtime=runtime)
+        assert precision == "fp32" or separator.network.runtime == runtime
         stems[precision] = (separator.separate_full_band(stereo, 16000) if band == "full"
                             else separator.separate(sources.mixture, 16000))
     for reference, int8 in zip(stems["fp32"], stems["int8"]):
         assert snr_db(reference, int8) > 20
 
 
-def test_separating_with_the_defaults_never_imports_torch(tmp_path):
+def test_the_two_int8_runtimes_are_as_close_to_fp32_on_every_shape_of_windows():
+    """OpenVINO compiles the first shape it sees on its own and runs the rest in a graph of free shape; on every
+    shape its estimates are as close to the fp32 network's as ONNX Runtime's (to 1 dB of SNR)."""
+    path = int8_model_for(SONGS_MODEL)
+    runtimes = {name: OnnxNetwork(path, runtime=name) for name in INT8_RUNTIMES[1:]}
+    assert runtimes["openvino"].source_sha1 == runtimes["onnxruntime"].source_sha1 == file_sha1(SONGS_MODEL)
+    assert runtimes["openvino"].front_end == runtimes["onnxruntime"].front_end
+    assert runtimes["openvino"].target == runtimes["onnxruntime"].target
+    fp32 = Separator.from_checkpoint(device="cpu", precision="fp32").network
+    rng = np.random.default_rng(3)
+    for shape in [(1, 1, 512, 200), (3, 1, 512, 64), (1, 1, 512, 200)]:
+        windows = rng.random(shape, dtype=np.float32) ** 4
+        reference = fp32(windows)
+        close = {}
+        for name, network in runtimes.items():
+            estimates = network(windows)
+            assert [e.shape for e in estimates] == [(shape[0], 512, shape[3])] * 2
+            close[name] = [snr_db(r, e) for r, e in zip(reference, estimates)]
+        assert np.all(np.array(close["openvino"]) > np.array(close["onnxruntime"]) - 1), close
+
+
+def test_auto_runs_int8_in_openvino_only_where_the_cpu_has_amx(monkeypatch):
+    import importlib.util
+
+    import shsep.machine
+
+    installed = {"onnxruntime", "openvino"}
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: real_find_spec(name) if name in installed else None)
+    for flags, expected in ((["avx2", "avx512f", "amx_int8"], "openvino"), (["avx2", "avx512_vnni"], "onnxruntime")):
+        monkeypatch.setattr(shsep.machine, "simd_features", lambda flags=flags: flags)
+        assert int8_runtime("auto") == expected
+    installed = {"openvino"}  # no ONNX Runtime: OpenVINO on any CPU
+    assert int8_runtime("auto") == "openvino"
+    with pytest.raises(ValueError, match="needs it installed: pip install onnxruntime"):
+        int8_runtime("onnxruntime")
+    with pytest.raises(ValueError, match="the int8 runtime must be one of"):
+        int8_runtime("tensorrt")
+
+
+@pytest.mark.parametrize("runtime", INT8_RUNTIMES)
+def test_separating_with_the_defaults_never_imports_torch(tmp_path, runtime):
     song = tmp_path / "song.wav"
     sf.write(song, np.random.default_rng(0).standard_normal((16000 * 3, 2)).astype(np.float32) * 0.1, 16000)
     code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch fails
             "from shsep.cli import main\n"
-            f"sys.exit(main(['separate', {str(song)!r}, '-o', {str(tmp_path / 'out')!r}]))")
+            f"sys.exit(main(['separate', {str(song)!r}, '-o', {str(tmp_path / 'out')!r}, "
+            f"'--int8-runtime', {runtime!r}]))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["song_accompaniment.wav", "song_voice.wav"]
@@ -145,11 +193,12 @@ def test_export_int8_writes_a_network_that_agrees_with_the_checkpoint(tmp_path, 
         assert snr_db(expected, got) > 15
 
 
-def test_a_damaged_int8_model_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("runtime", INT8_RUNTIMES[1:])
+def test_a_damaged_int8_model_is_a_clear_error(tmp_path, runtime):
     damaged = tmp_path / "model.int8.onnx"
     damaged.write_bytes(b"not an onnx graph")
     with pytest.raises(ValueError, match="cannot read the int8 model"):
-        OnnxNetwork(damaged)
+        OnnxNetwork(damaged, runtime=runtime)
 
 
 def test_the_session_without_the_nchwc_rewrite_gives_the_default_sessions_numbers():
@@ -159,7 +208,7 @@ def test_the_session_without_the_nchwc_rewrite_gives_the_default_sessions_number
     own error against fp32 (about 25 dB SNR)."""
     import onnxruntime as ort
 
-    network = OnnxNetwork(int8_model_for(SONGS_MODEL))
+    network = OnnxNetwork(int8_model_for(SONGS_MODEL), runtime="onnxruntime")
     default = ort.InferenceSession(str(network.path), providers=["CPUExecutionProvider"])
     windows = np.random.default_rng(2).random((1, 1, 512, 128), dtype=np.float32) ** 4
     for expected, got in zip(default.run(None, {"mixture": windows}), network(windows)):
@@ -173,7 +222,7 @@ def test_the_int8_network_runs_without_onnxruntimes_memory_pattern():
 
     from shsep.networks import DISABLED_OPTIMISERS
 
-    network = OnnxNetwork(int8_model_for(SONGS_MODEL))
+    network = OnnxNetwork(int8_model_for(SONGS_MODEL), runtime="onnxruntime")
     assert network.runner.get_session_options().enable_mem_pattern is False
     options = ort.SessionOptions()
     options.enable_mem_pattern = True

@@ -187,6 +187,24 @@ def captured_share(estimate, reference):
     return float(np.sum(estimate * reference) / np.sum(reference ** 2))
 
 
+def test_the_mapped_mask_lies_in_memory_like_the_stft_it_multiplies():
+    """Each frame's bins contiguous in both: across two layouts the product strides through memory (the masks
+    took 2.6x as long on a 60 s block of 44.1 kHz stereo). Values: interpolation between the low-rate bins."""
+    from shsep.masking import map_mask, native_grid
+    from shsep.spectrogram import FrontEnd
+
+    native = native_grid(44100)
+    mixture = native.analyse(np.zeros((2, 44100 * 3), np.float32))
+    mask = np.tile(np.linspace(0, 1, 512, dtype=np.float32)[:, None], (1, 100))
+    mapped = map_mask(mask, np.ones(100, np.float32), FrontEnd(), native, mixture.shape[-1])
+    assert mapped.shape == mixture.shape[1:]
+    assert mapped.strides[0] == mapped.itemsize and mixture.strides[1] == mixture.itemsize
+    bin_hz = np.arange(native.num_bins) * 44100 / native.n_fft
+    low = bin_hz < 3990  # below the last modelled bin: the linear ramp across the low-rate bins
+    np.testing.assert_allclose(mapped[low, 0], bin_hz[low] / (8000 / 1024) / 511, atol=1e-5)
+    np.testing.assert_allclose(mapped[bin_hz >= 4000, 0], 1)
+
+
 def test_full_band_voice_carries_the_band_above_4_khz(mir1k_root, shipped_separator):
     """On a 44.1 kHz stereo mixture of a real clip, the voice stem holds much of the true voice's 4.5-7.8 kHz band
     and less of the accompaniment's; Park's path holds none of either."""

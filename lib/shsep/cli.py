@@ -90,7 +90,8 @@ def _separate(args) -> int:
 
     inputs = expand_inputs(args.inputs)  # a folder stands for the audio files in it
     separator = Separator.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size,
-                                          windowing=args.windowing, precision=args.precision, shifts=args.shifts)
+                                          windowing=args.windowing, precision=args.precision, shifts=args.shifts,
+                                          int8_runtime=args.int8_runtime)
     failed = 0
     for given, files in inputs:
         if files != [given]:
@@ -134,7 +135,8 @@ def _evaluate_musdb(args) -> int:
     tracks = find_tracks(args.path, args.subset)
     print(f"{len(tracks)} track{'s' * (len(tracks) != 1)} in {args.path}")
     separator = Separator.from_checkpoint(args.checkpoint, device=args.device, windowing=args.windowing,
-                                          precision=args.precision, shifts=args.shifts)
+                                          precision=args.precision, shifts=args.shifts,
+                                          int8_runtime=args.int8_runtime)
     per_track = evaluate_tracks(separator, tracks, channels=args.channels, high_band=args.high_band,
                                 wiener_iterations=args.wiener)
     summary = summarise_tracks(per_track) | {"path": str(args.path), "windowing": args.windowing,

@@ -4,9 +4,10 @@ Two runtimes behind one call, ``network(windows) -> (accompaniment, voice)``, nu
 (N, 1, bins, frames) → two (N, bins, frames):
 
 * `TorchNetwork`: the checkpoint's PyTorch module, in fp32 or bf16 autocast, on the CPU or a GPU (the reference).
-* `OnnxNetwork`: the same network exported to ONNX (`onnx_export`), its convolutions quantised to int8, run by
-  ONNX Runtime on the CPU. It never imports torch (1.2 to 2.6 s of import alone), and its network runs about
-  1.8× as fast as PyTorch's fp32 on a CPU with AVX-512-VNNI (as fast as bf16 there; docs/speed.md).
+* `OnnxNetwork`: the same network exported to ONNX (`onnx_export`), its convolutions quantised to int8, run on
+  the CPU by ONNX Runtime, or by OpenVINO where it is installed and the CPU has AMX (`int8_runtime`). It never
+  imports torch (1.2 to 2.6 s of import alone), and its network runs about 1.8× as fast as PyTorch's fp32 on a
+  CPU with AVX-512-VNNI (as fast as bf16 there; docs/speed.md).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 PRECISIONS = ("fp32", "bf16", "int8", "auto")  # int8: `OnnxNetwork`; auto: what `resolve_precision` picks
+INT8_RUNTIMES = ("auto", "onnxruntime", "openvino")  # `int8_runtime`
 ONNX_SUFFIX = ".int8.onnx"  # beside a checkpoint: lib/shsep/weights/cpu.pt → cpu.int8.onnx
 
 
@@ -58,48 +60,89 @@ MEMORY_PATTERN = False
 
 
 class OnnxNetwork:
-    """An exported network (`onnx_export.export_int8`) run by ONNX Runtime on the CPU.
+    """An exported network (`onnx_export.export_int8`) run on the CPU by ONNX Runtime or OpenVINO (`int8_runtime`).
 
     Its metadata carries what separation needs from the checkpoint: the target, the front end, the precision.
     """
 
     device = "cpu"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ValueError("int8 separation needs ONNX Runtime: pip install onnxruntime "
-                             "(or choose --precision fp32)") from None
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, runtime: str = "auto"):
         path = Path(path)
+        self.runtime = int8_runtime(runtime)
         if not path.is_file():
             raise ValueError(f"no int8 model at {path}: make one with `shsep export-int8` (see docs/speed.md)")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or torch_like_threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
-        options.enable_mem_pattern = MEMORY_PATTERN
+        threads = threads or torch_like_threads()
         try:
-            self.runner = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
-                                                       disabled_optimizers=DISABLED_OPTIMISERS)
-        except Exception as error:  # onnxruntime raises its own types for a damaged or foreign file
+            if self.runtime == "openvino":
+                metadata = self._open_openvino(path, threads)
+            else:
+                metadata = self._open_onnxruntime(path, threads)
+        except Exception as error:  # each runtime raises its own types for a damaged or foreign file
             raise ValueError(f"cannot read the int8 model {path} ({type(error).__name__}): make it again with "
                              "`shsep export-int8`") from None
         # ONNX Runtime's memory arena makes a window 1.7x faster than plain allocations but keeps about 300 MB;
         # `shrink_arena` hands it back after each window (about 1.4x slower in all), for the Wiener path, whose
-        # own arrays would otherwise take the peak past 1 GiB.
+        # own arrays would otherwise take the peak past 1 GiB. OpenVINO has no such arena to hand back.
         self.shrink_arena = False
-        self._shrinking = onnxruntime.RunOptions()
-        self._shrinking.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        metadata = self.runner.get_modelmeta().custom_metadata_map
         self.path = path
         self.target = metadata.get("target", "masks")
         self.front_end = json.loads(metadata.get("front_end", "{}"))
         self.precision = metadata.get("precision", "int8")
         self.source_sha1 = metadata.get("source_sha1")
 
+    def _open_onnxruntime(self, path: Path, threads: int) -> dict:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
+        options.enable_mem_pattern = MEMORY_PATTERN
+        self.runner = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                                   disabled_optimizers=DISABLED_OPTIMISERS)
+        self._shrinking = onnxruntime.RunOptions()
+        self._shrinking.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        return dict(self.runner.get_modelmeta().custom_metadata_map)
+
+    def _open_openvino(self, path: Path, threads: int) -> dict:
+        import openvino
+
+        self._core = openvino.Core()
+        self._graph = self._core.read_model(str(path))
+        metadata = {key: self._graph.get_rt_info(["framework", key]).astype(str)
+                    for key in ("target", "front_end", "precision", "source_sha1")
+                    if self._graph.has_rt_info(["framework", key])}
+        # fp32 between the int8 convolutions, as ONNX Runtime computes them (OpenVINO's default on AMX is bf16)
+        self._settings = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                          "INFERENCE_PRECISION_HINT": "f32"}
+        self._fixed_shape = self._fixed_request = self._free_request = None
+        return metadata
+
+    def _openvino_request(self, shape: tuple):
+        """The inference request for windows of this shape. The first shape seen gets the graph compiled for that
+        shape alone, which runs a window about 1.5x as fast as the graph of free shape (long windows are all one
+        shape but for songs under a window); any other shape gets the graph of free shape, compiled when first
+        needed (Park's windows end each clip on a smaller batch)."""
+        if self._fixed_shape is None:
+            graph = self._graph.clone()
+            graph.reshape(list(shape))
+            self._fixed_shape = shape
+            self._fixed_request = self._core.compile_model(graph, "CPU", self._settings).create_infer_request()
+        if shape == self._fixed_shape:
+            return self._fixed_request
+        if self._free_request is None:
+            self._free_request = self._core.compile_model(self._graph, "CPU", self._settings).create_infer_request()
+        return self._free_request
+
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        accompaniment, voice = self.runner.run(None, {"mixture": np.ascontiguousarray(windows, dtype=np.float32)},
+        windows = np.ascontiguousarray(windows, dtype=np.float32)
+        if self.runtime == "openvino":
+            request = self._openvino_request(windows.shape)
+            request.infer({0: windows})
+            # copies: the request reuses its output buffers on the next call
+            return request.get_output_tensor(0).data.copy(), request.get_output_tensor(1).data.copy()
+        accompaniment, voice = self.runner.run(None, {"mixture": windows},
                                                 self._shrinking if self.shrink_arena else None)
         return accompaniment, voice
 
@@ -126,10 +169,31 @@ def file_sha1(path: str | os.PathLike) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
-def onnxruntime_available() -> bool:
+def int8_runtime_available() -> bool:
+    """Whether a runtime for the int8 graph (ONNX Runtime or OpenVINO) is installed."""
     from importlib.util import find_spec
 
-    return find_spec("onnxruntime") is not None
+    return find_spec("onnxruntime") is not None or find_spec("openvino") is not None
+
+
+def int8_runtime(requested: str = "auto") -> str:
+    """Which runtime runs the int8 graph. "auto": OpenVINO where it is installed and the CPU has AMX-INT8 (its
+    int8 tiles: there a window ran 2.4x as fast as in ONNX Runtime, with the same GNSDR to 0.002 dB;
+    docs/speed.md), else ONNX Runtime; OpenVINO is not measured on other CPUs, so it is not chosen there."""
+    from importlib.util import find_spec
+
+    from .machine import simd_features
+
+    if requested not in INT8_RUNTIMES:
+        raise ValueError(f"the int8 runtime must be one of {INT8_RUNTIMES}, not {requested!r}")
+    if requested == "auto":
+        installed = {name for name in INT8_RUNTIMES[1:] if find_spec(name) is not None}
+        amx = "amx_int8" in simd_features()
+        requested = "openvino" if "openvino" in installed and (amx or "onnxruntime" not in installed) else "onnxruntime"
+    if find_spec(requested) is None:
+        raise ValueError(f"int8 separation with {requested} needs it installed: pip install {requested} "
+                         "(or choose --precision fp32)")
+    return requested
 
 
 def native_bf16() -> bool:
@@ -142,13 +206,13 @@ def native_bf16() -> bool:
 
 def resolve_precision(precision: str, device_type: str = "cpu", checkpoint: str | os.PathLike | None = None) -> str:
     """The precision "auto" stands for: on CUDA bf16; on a CPU int8 where the checkpoint has an int8 export
-    beside it and ONNX Runtime is installed, else bf16 where the CPU has native bf16, else fp32."""
+    beside it and a runtime for it is installed (`int8_runtime`), else bf16 where the CPU has native bf16, else fp32."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if precision != "auto":
         return precision
     if device_type == "cuda":
         return "bf16"
-    if checkpoint is not None and int8_model_for(checkpoint).is_file() and onnxruntime_available():
+    if checkpoint is not None and int8_model_for(checkpoint).is_file() and int8_runtime_available():
         return "int8"
     return "bf16" if native_bf16() else "fp32"

@@ -101,9 +101,10 @@ class Separator:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str | None = None,
-                        precision: str = "fp32", **kwargs) -> "Separator":
+                        precision: str = "fp32", int8_runtime: str = "auto", **kwargs) -> "Separator":
         """Load a checkpoint (default: the songs model shipped with shsep, what `shsep separate` uses); precision
-        "int8" (or "auto" where it resolves to int8) loads its ONNX export instead, and never imports torch."""
+        "int8" (or "auto" where it resolves to int8) loads its ONNX export instead, run by `int8_runtime`
+        (`networks.int8_runtime`), and never imports torch."""
         path = path or SONGS_MODEL
         if device is None and precision in ("int8", "auto") and not _cuda_present():
             device = "cpu"
@@ -114,8 +115,8 @@ class Separator:
         chosen = resolve_precision(precision, str(device).split(":")[0], path)
         if chosen == "int8":
             if str(device) != "cpu":
-                raise ValueError(f"int8 runs on the CPU only (ONNX Runtime), not on {device}")
-            network = OnnxNetwork(int8_model_for(path))
+                raise ValueError(f"int8 runs on the CPU only (ONNX Runtime or OpenVINO), not on {device}")
+            network = OnnxNetwork(int8_model_for(path), runtime=int8_runtime)
             if network.source_sha1 == file_sha1(path):
                 return cls(network, front_end=FrontEnd(**network.front_end), **kwargs)
             if precision == "int8":
