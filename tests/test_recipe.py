@@ -49,7 +49,9 @@ def test_the_cpu_recipe_is_a_refit_on_every_clip_and_survives_a_json_round_trip(
 def test_the_songs_profile_is_the_cpu_recipe_without_the_dense_layers():
     cpu, songs = PROFILES["cpu"], PROFILES["songs"]
     assert cpu.model.dense_frequency_bins == cpu.front_end.num_bins and songs.model.dense_frequency_bins == 0
-    assert replace(songs, model=cpu.model) == cpu
+    assert cpu.budget_model.dense_frequency_bins == cpu.front_end.num_bins  # validated at that budget too
+    assert songs.budget_model.dense_frequency_bins == 0
+    assert replace(songs, model=cpu.model, budget_model=cpu.budget_model) == cpu
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,12 @@
   network of 16 channels +16 per pooling (0.63 M parameters, ``budget_model``) for the steps it fits, which
   scored higher on the validation songs than the 24-channel network at the same training compute (two seeds a
   side, +0.67 / +0.52 dB in their means); it trains without the spectral loss (``budget_resolution_loss``), the
-  recipe it was validated with (without the dense layers, which were not validated at that budget).
-* ``songs``: the ``cpu`` recipe without the dense layers across frequency (1.42 M parameters), the shipped model
-  for produced songs (``shsep separate``'s default): 0.4 dB behind ``cpu`` on MIR-1K validation, ahead of it on
-  vocals on the development songs in each of three comparisons (docs/real_songs.md).
+  recipe it was validated with, and with the dense layers across frequency (0.66 M parameters: two seeds a side
+  at the same training compute, +0.46 dB in the mean of their validation means; docs/recipe_search.md).
+* ``songs``: the ``cpu`` recipe without the dense layers across frequency (1.42 M parameters; its budget network
+  without them too), the shipped model for produced songs (``shsep separate``'s default): 0.4 dB behind ``cpu``
+  on MIR-1K validation, ahead of it on vocals on the development songs in each of three comparisons
+  (docs/real_songs.md).
 * ``cpu-park-recipe``: the same network on Park's recipe (5000 steps of 4 real windows, ×0.2 at 80%), the
   shipped model before the recipe; per step of 4 patches on 2 cores: 24 ch +24 growth 0.53 s; 32 ch +0
   0.58 s (0.27 M params); 32 ch +16 0.78 s; 32 ch +32 1.22 s; Park's full model about 80 s.
@@ -135,14 +137,15 @@ CPU_RECIPE = TrainConfig(
     target="abs-ratio", steps=12500, batch_size=8, learning_rate=1e-3, schedule="cosine", warmup_steps=500,
     remix=0.5, voice_shift=0.25, resolution_loss=1.0, ema_decay=0.999, precision="auto",
     checkpoint_every=1000, seed=1, init_trials=1, trial_steps=1000,
-    budget_model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16),
-    budget_resolution_loss=0.0)  # the narrow network was validated without the spectral loss (or the dense layers)
+    budget_model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16, dense_frequency_bins=512),
+    budget_resolution_loss=0.0)  # the narrow network was validated without the spectral loss
 
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(model=ModelConfig("park", channels=8, stacks=2, depth=2, growth=0),
                          steps=20, learning_rate=1e-3, decay_step=16, max_train_clips=4, checkpoint_every=10),
     "cpu": CPU_RECIPE,
-    "songs": replace(CPU_RECIPE, model=replace(CPU_RECIPE.model, dense_frequency_bins=0)),
+    "songs": replace(CPU_RECIPE, model=replace(CPU_RECIPE.model, dense_frequency_bins=0),
+                     budget_model=replace(CPU_RECIPE.budget_model, dense_frequency_bins=0)),
     "cpu-park-recipe": TrainConfig(model=ModelConfig("park", channels=24, stacks=2, depth=4, growth=24),
                                    steps=5000, learning_rate=1e-3, decay_step=4000),
     "ablation": TrainConfig(model=ModelConfig("park", channels=16, stacks=2, depth=4, growth=16),

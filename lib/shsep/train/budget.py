@@ -88,7 +88,8 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
         narrow = config.budget_model
         if narrow is not None and narrow != config.model and steps < NARROW_BELOW * config.steps:
             print(f", under {NARROW_BELOW:.0%} of the profile's {config.steps}: its cheaper network instead "
-                  f"({narrow.channels} channels +{narrow.growth} per pooling)")
+                  f"({narrow.channels} channels +{narrow.growth} per pooling"
+                  f"{', dense layers across frequency' if narrow.dense_frequency_bins else ''})")
             loss = config.resolution_loss if config.budget_resolution_loss is None else config.budget_resolution_loss
             cheaper = replace(config, model=narrow, resolution_loss=loss)
             seconds_per_step = time_training_steps(build(narrow), batch_at, autocast, cheaper)
