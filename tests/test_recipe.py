@@ -184,6 +184,26 @@ def test_remixes_with_shifted_voices_and_random_eq(few_clips):
         TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, voice_shift=2.0, progress=False)
 
 
+def test_remixes_with_shifted_accompaniments(few_clips):
+    batches = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, accompaniment_shift=1.0,
+                              accompaniment_shifts=(-2.0, 2.0), progress=False)
+    mixture, accompaniment, voice = batches.batch(0, 6)
+    assert mixture.shape == (6, 1, 512, 64) and float(mixture.max()) <= 1.0 + 1e-6
+    again = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, accompaniment_shift=1.0,
+                            accompaniment_shifts=(-2.0, 2.0), progress=False).batch(2, 4)
+    torch.testing.assert_close(again[1], accompaniment[2:])  # deterministic in the draw index
+    plain = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, progress=False).batch(0, 6)
+    torch.testing.assert_close(plain[2], voice)  # the voices are drawn as before the lever
+    assert not torch.allclose(plain[1], accompaniment)  # the accompaniments are not the unshifted ones
+    lower = batches.data.shifted_accompaniments[-2.0][0]  # a lower, longer copy of the same song
+    assert lower.shape[-1] > batches.data.stems[0].shape[-1]
+    with pytest.raises(ValueError, match="need remix > 0"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, accompaniment_shift=0.5, accompaniment_shifts=(2.0,),
+                        progress=False)
+    with pytest.raises(ValueError, match="accompaniment_shifts"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, accompaniment_shift=0.5, progress=False)
+
+
 def test_a_random_room_is_a_direct_sound_and_a_decaying_tail_at_its_stated_ratio():
     history = reverb_history(PARK)
     assert history == 79  # 2.5 s of 32 ms frames

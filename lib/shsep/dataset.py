@@ -77,7 +77,7 @@ class StemSpectrograms:
     """
 
     def __init__(self, clips: list[Clip], front_end: FrontEnd = PARK, use_cache: bool = True, progress: bool = True,
-                 voice_shifts: tuple = (), voice_formants: float = 1.0):
+                 voice_shifts: tuple = (), voice_formants: float = 1.0, accompaniment_shifts: tuple = ()):
         if not clips:
             raise ValueError("StemSpectrograms needs at least one clip")
         self.front_end, self.voice_formants = front_end, voice_formants
@@ -88,6 +88,11 @@ class StemSpectrograms:
             shift: cached_clip_arrays(f"voice{shift:+g}st{formants}", clips, front_end,
                                       lambda c, shift=shift: self._compute_shifted(c, shift, progress), use_cache)
             for shift in voice_shifts}
+        self.shifted_accompaniments = {
+            shift: cached_clip_arrays(f"accompaniment{shift:+g}st", clips, front_end,
+                                      lambda c, shift=shift: self._compute_shifted(c, shift, progress, source=0),
+                                      use_cache)
+            for shift in accompaniment_shifts}
 
     def _compute(self, clips, progress):
         from .progress import progress_over
@@ -100,18 +105,22 @@ class StemSpectrograms:
             result.append((np.stack([accompaniment, voice]) / scale).astype(np.complex64))
         return result
 
-    def _compute_shifted(self, clips, semitones, progress):
+    def _compute_shifted(self, clips, semitones, progress, source: int = 1):
+        """Each clip's stem (0: accompaniment, 1: voice) shifted by `semitones` (`shift_by_resampling`), divided by
+        its clip's mixture scale; a voice's formants moved back by the share voice_formants says should not move."""
         from .progress import progress_over
 
+        name = ("accompaniments", "voices")[source]
         result = []
-        for clip in progress_over(clips, description=f"voices {semitones:+g} semitones", unit="clips",
+        for clip in progress_over(clips, description=f"{name} {semitones:+g} semitones", unit="clips",
                                   enabled=progress):
             sources = load_sources(clip, self.front_end.sample_rate)
             scale = float(np.abs(self.front_end.analyse(sources.mixture)).max()) or 1.0
-            voice = self.front_end.analyse(shift_by_resampling(sources.voice, semitones))
-            if self.voice_formants != 1:  # move the formants back by the share that should not move
-                voice = move_formants(voice, 2 ** (semitones * (1 - self.voice_formants) / 12))
-            result.append((voice / scale).astype(np.complex64))
+            stem = (sources.accompaniment, sources.voice)[source]
+            shifted = self.front_end.analyse(shift_by_resampling(stem, semitones))
+            if source == 1 and self.voice_formants != 1:  # move the formants back by the share that should not move
+                shifted = move_formants(shifted, 2 ** (semitones * (1 - self.voice_formants) / 12))
+            result.append((shifted / scale).astype(np.complex64))
         return result
 
     def window(self, clip: int, start: int, source: int, history: int = 0) -> np.ndarray:
@@ -122,10 +131,16 @@ class StemSpectrograms:
     def shifted_voice_window(self, clip: int, start: int, semitones: float, history: int = 0) -> np.ndarray:
         """The voice window of (clip, start) in the voice shifted by `semitones`: the same place in the song,
         whose frames are fewer (higher) or more (lower) than the original's."""
-        voice = self.shifted_voices[semitones][clip]
-        frames, patch = voice.shape[-1], self.front_end.patch_frames
+        return self._shifted_window(self.shifted_voices[semitones][clip], clip, start, history)
+
+    def shifted_accompaniment_window(self, clip: int, start: int, semitones: float) -> np.ndarray:
+        """The accompaniment window of (clip, start) in the accompaniment shifted by `semitones`, likewise."""
+        return self._shifted_window(self.shifted_accompaniments[semitones][clip], clip, start, 0)
+
+    def _shifted_window(self, shifted: np.ndarray, clip: int, start: int, history: int) -> np.ndarray:
+        frames, patch = shifted.shape[-1], self.front_end.patch_frames
         shifted_start = min(round(start * frames / self.frame_counts[clip]), max(0, frames - patch))
-        return _window_with_history(voice, shifted_start, patch, history)
+        return _window_with_history(shifted, shifted_start, patch, history)
 
 
 def _window_with_history(spectrogram: np.ndarray, start: int, patch_frames: int, history: int) -> np.ndarray:
@@ -265,7 +280,8 @@ class TrainingBatches:
     each source its own random EQ (`random_equaliser`) of up to that many dB. With probability reverb, a remix's
     voice is sung in a random room (`random_reverb`): the target is then the reverberant voice, as a produced song's
     vocal stem is; with probability compression, its dynamics are first flattened by a random compressor
-    (`random_compressor`).
+    (`random_compressor`). With probability accompaniment_shift, a remix's accompaniment is one of its copies
+    shifted by `accompaniment_shifts` semitones (new keys and tempi for the training songs' accompaniments).
     """
 
     REMIX_STREAM = 7_919  # keeps the remix draws apart from the sampler's
@@ -273,15 +289,18 @@ class TrainingBatches:
     def __init__(self, clips: list[Clip], front_end: FrontEnd, sampler: str, seed: int, remix: float = 0.0,
                  remix_gains: tuple[float, float] = (0.25, 1.25), progress: bool = True, voice_shift: float = 0.0,
                  voice_shifts: tuple = (), voice_formants: float = 1.0, equaliser_db: float = 0.0, reverb: float = 0.0,
-                 compression: float = 0.0):
+                 compression: float = 0.0, accompaniment_shift: float = 0.0, accompaniment_shifts: tuple = ()):
         for name, value in (("remix", remix), ("voice_shift", voice_shift), ("reverb", reverb),
-                            ("compression", compression)):
+                            ("compression", compression), ("accompaniment_shift", accompaniment_shift)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} is a probability in [0, 1], not {value}")
-        if (voice_shift or equaliser_db or reverb or compression) and not remix:
-            raise ValueError("voice shifts, the random EQ, reverb and compression act on remixes: they need remix > 0")
+        if (voice_shift or equaliser_db or reverb or compression or accompaniment_shift) and not remix:
+            raise ValueError("voice and accompaniment shifts, the random EQ, reverb and compression act on remixes: "
+                             "they need remix > 0")
         if voice_shift and not voice_shifts:
             raise ValueError("voice_shift > 0 needs the semitone shifts to draw from (voice_shifts)")
+        if accompaniment_shift and not accompaniment_shifts:
+            raise ValueError("accompaniment_shift > 0 needs the semitone shifts to draw from (accompaniment_shifts)")
         if not 0.0 <= voice_formants <= 1.0:
             raise ValueError(f"voice_formants is the share of a shift the formants follow, 0 to 1, "
                              f"not {voice_formants}")
@@ -292,9 +311,12 @@ class TrainingBatches:
         self.remix, self.gains, self.seed = remix, tuple(remix_gains), seed
         self.voice_shift, self.voice_shifts, self.equaliser_db = voice_shift, tuple(voice_shifts), equaliser_db
         self.reverb, self.compression = reverb, compression
+        self.accompaniment_shift, self.accompaniment_shifts = accompaniment_shift, tuple(accompaniment_shifts)
         self.front_end = front_end
         self.data = StemSpectrograms(clips, front_end, progress=progress, voice_formants=voice_formants,
-                                     voice_shifts=self.voice_shifts if voice_shift else ()) if remix else \
+                                     voice_shifts=self.voice_shifts if voice_shift else (),
+                                     accompaniment_shifts=self.accompaniment_shifts if accompaniment_shift else ()) \
+            if remix else \
             SpectrogramSet(clips, front_end, progress=progress)
         self.sampler = WindowSampler(self.data.frame_counts, front_end.patch_frames, sampler, seed)
 
@@ -323,7 +345,6 @@ class TrainingBatches:
             accompaniment_gain, voice_gain = rng.uniform(*self.gains, size=2)
         else:
             accompaniment_window, accompaniment_gain, voice_gain = voice_window, 1.0, 1.0
-        accompaniment = accompaniment_gain * self.data.window(*accompaniment_window, source=0)
         # each lever draws after the older ones, so a run without it sees the batches it saw before the lever existed
         shift = None
         if remixed and self.voice_shift and rng.random() < self.voice_shift:
@@ -341,6 +362,12 @@ class TrainingBatches:
             voice = voice * random_compressor(rng, voice, self.front_end)
         if history:
             voice = apply_reverb(voice, room, history)
+        if remixed and self.accompaniment_shift and rng.random() < self.accompaniment_shift:
+            semitones = self.accompaniment_shifts[int(rng.integers(len(self.accompaniment_shifts)))]
+            accompaniment = self.data.shifted_accompaniment_window(*accompaniment_window, semitones)
+        else:
+            accompaniment = self.data.window(*accompaniment_window, source=0)
+        accompaniment = accompaniment_gain * accompaniment
         accompaniment, voice = accompaniment * accompaniment_eq, voice_gain * voice * voice_eq
         patch = np.stack([np.abs((accompaniment + voice) / 2), np.abs(accompaniment), np.abs(voice)])
         scale = max(1.0, float(patch[0].max()))

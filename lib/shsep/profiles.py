@@ -77,6 +77,8 @@ class TrainConfig:
     equaliser_db: float = 0.0  # > 0: each remixed source gets a random EQ of up to this many dB
     reverb: float = 0.0  # probability that a remix's voice is sung in a random room (`dataset.random_reverb`)
     compression: float = 0.0  # probability that a remix's voice is compressed (`dataset.random_compressor`)
+    accompaniment_shift: float = 0.0  # probability that a remix's accompaniment is a copy shifted by one of
+    accompaniment_shifts: tuple = (-2.0, -1.0, 1.0, 2.0)  # these semitones (resampling: key and tempo together)
     validation_songs: tuple = ()  # whole training songs ('amy_14') or singers ('abjones') held out; scored at checkpoints
     schedule: str = "step"  # "step": ×decay_factor every decay_step steps; "cosine": warm-up, then cosine to 0
     warmup_steps: int = 0
@@ -103,7 +105,7 @@ class TrainConfig:
         if values.get("budget_model"):
             values["budget_model"] = ModelConfig(**values["budget_model"])
         values["front_end"] = FrontEnd(**values.get("front_end", {}))  # checkpoints before it was recorded: Park's
-        for name in ("remix_gains", "validation_songs", "voice_shifts"):  # JSON turns tuples into lists
+        for name in ("remix_gains", "validation_songs", "voice_shifts", "accompaniment_shifts"):  # JSON turns tuples into lists
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -115,7 +117,7 @@ class TrainConfig:
 # recipes by; the tuples (the remixes' gain range, the semitone shifts) parameterise them, and the log keeps the
 # shifts too, as text (`shifts_text`).
 AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "voice_formants", "equaliser_db",
-                       "reverb", "compression")
+                       "reverb", "compression", "accompaniment_shift", "accompaniment_shifts")
 LOGGED_LEVERS = tuple(name for name in AUGMENTATION_FIELDS if not isinstance(getattr(TrainConfig, name), tuple))
 # The training choices beside the data levers that the log records and compares recipes by, each off at its
 # default: short patches early, the spectral loss's weight, the earlier stacks' weight in the loss. A new one is a
