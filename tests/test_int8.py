@@ -120,6 +120,23 @@ def test_the_two_int8_runtimes_are_as_close_to_fp32_on_every_shape_of_windows():
         assert np.all(np.array(close["openvino"]) > np.array(close["onnxruntime"]) - 1), close
 
 
+def test_a_network_warmed_up_in_the_background_gives_the_same_estimates():
+    """`OnnxNetwork.warm_up` compiles OpenVINO's graph for a shape beside other work; the warmed-up shape then runs
+    in that graph (not the graph of free shape), with the estimates of a network that compiled it at its first call."""
+    path = int8_model_for(SONGS_MODEL)
+    windows = np.random.default_rng(4).random((1, 1, 512, 96), dtype=np.float32) ** 4
+    cold, warm = OnnxNetwork(path, runtime="openvino"), OnnxNetwork(path, runtime="openvino")
+    warm.warm_up(windows.shape)
+    warm.warm_up((2, 1, 512, 64))  # a later call changes nothing
+    for a, b in zip(cold(windows), warm(windows)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert warm._free_request is None
+    onnxruntime = OnnxNetwork(path, runtime="onnxruntime")
+    onnxruntime.warm_up(windows.shape)  # nothing to compile
+    for a, b in zip(OnnxNetwork(path, runtime="onnxruntime")(windows), onnxruntime(windows)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_auto_runs_int8_in_openvino_only_where_the_cpu_has_amx(monkeypatch):
     import importlib.util
 

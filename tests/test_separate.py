@@ -298,6 +298,37 @@ def test_full_band_stems_do_not_depend_on_the_block_length(tmp_path, shipped_sep
     np.testing.assert_allclose(read["whole"], in_memory.voice.T, atol=1e-5)
 
 
+class _RecordingNetwork:
+    """A network that records the shape it was warmed up for and the shapes it was given."""
+
+    def __init__(self, network):
+        self.network, self.warmed, self.shapes = network, [], []
+        self.target, self.device = network.target, network.device
+
+    def warm_up(self, shape):
+        self.warmed.append(shape)
+
+    def __call__(self, windows):
+        self.shapes.append(windows.shape)
+        return self.network(windows)
+
+
+@pytest.mark.parametrize("windowing, batch_size, shifts", [("long", 1, 1), ("long", 4, 2), ("park", 1, 1),
+                                                           ("park", 8, 4)])
+@pytest.mark.parametrize("seconds, options", [(0.05, {}), (7.0, {}), (40.0, {}), (13.0, dict(wiener_iterations=1)),
+                                              (9.0, dict(block_seconds=2.0, segment_seconds=4.0))])
+def test_the_network_is_warmed_up_for_the_first_windows_it_is_given(tmp_path, windowing, batch_size, shifts,
+                                                                    seconds, options):
+    """An OpenVINO network compiles its graph for that shape while the file is decoded (`OnnxNetwork.warm_up`)."""
+    model = build_model(ModelConfig("park", channels=8, stacks=1, depth=2))
+    separator = Separator(model, windowing=windowing, batch_size=batch_size, shifts=shifts)
+    separator.network = recording = _RecordingNetwork(separator.network)
+    path = tmp_path / "song.wav"
+    sf.write(path, np.random.default_rng(0).normal(0, 0.1, (int(seconds * 44100), 2)).astype(np.float32), 44100)
+    separate_file(separator, path, tmp_path / "out", progress=False, **options)
+    assert recording.warmed == [recording.shapes[0]]
+
+
 def test_the_stream_resampler_matches_resampling_the_whole_signal():
     from shsep.spectrogram import StreamResampler, resample
 

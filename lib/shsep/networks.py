@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -119,17 +120,34 @@ class OnnxNetwork:
         self._fixed_shape = self._fixed_request = self._free_request = None
         return metadata
 
+    def warm_up(self, shape: tuple) -> None:
+        """Start compiling the graph for windows of this shape in a background thread (OpenVINO; ONNX Runtime
+        compiles nothing), so that it runs beside decoding and analysis instead of before the first window:
+        separation calls it with the first batch's shape as soon as it knows the file's length. It takes the
+        place of the first shape seen; a later call does nothing."""
+        if self.runtime != "openvino" or self._fixed_shape is not None:
+            return
+        self._fixed_shape = tuple(shape)
+        compiler = ThreadPoolExecutor(1, thread_name_prefix="openvino-compile")
+        self._fixed_request = compiler.submit(self._compile_for_shape, self._fixed_shape)  # OpenVINO frees the GIL
+        compiler.shutdown(wait=False)
+
+    def _compile_for_shape(self, shape: tuple):
+        graph = self._graph.clone()
+        graph.reshape(list(shape))
+        return self._core.compile_model(graph, "CPU", self._settings).create_infer_request()
+
     def _openvino_request(self, shape: tuple):
-        """The inference request for windows of this shape. The first shape seen gets the graph compiled for that
-        shape alone, which runs a window about 1.5x as fast as the graph of free shape (long windows are all one
-        shape but for songs under a window); any other shape gets the graph of free shape, compiled when first
-        needed (Park's windows end each clip on a smaller batch)."""
+        """The inference request for windows of this shape. The first shape seen (or warmed up) gets the graph
+        compiled for that shape alone, which runs a window about 1.5x as fast as the graph of free shape (long
+        windows are all one shape but for songs under a window); any other shape gets the graph of free shape,
+        compiled when first needed (Park's windows end each clip on a smaller batch)."""
         if self._fixed_shape is None:
-            graph = self._graph.clone()
-            graph.reshape(list(shape))
             self._fixed_shape = shape
-            self._fixed_request = self._core.compile_model(graph, "CPU", self._settings).create_infer_request()
+            self._fixed_request = self._compile_for_shape(shape)
         if shape == self._fixed_shape:
+            if isinstance(self._fixed_request, Future):  # compiled in the background by `warm_up`
+                self._fixed_request = self._fixed_request.result()
             return self._fixed_request
         if self._free_request is None:
             self._free_request = self._core.compile_model(self._graph, "CPU", self._settings).create_infer_request()
@@ -173,7 +191,7 @@ def int8_runtime_available() -> bool:
     """Whether a runtime for the int8 graph (ONNX Runtime or OpenVINO) is installed."""
     from importlib.util import find_spec
 
-    return find_spec("onnxruntime") is not None or find_spec("openvino") is not None
+    return any(find_spec(name) is not None for name in INT8_RUNTIMES[1:])
 
 
 def int8_runtime(requested: str = "auto") -> str:

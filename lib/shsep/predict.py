@@ -100,9 +100,12 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
         paths = Stems(*(out_dir / f"{input_path.stem}_{name}.{file_format}" if name in stems else None
                         for name in STEM_NAMES))
         if band == "full":
+            layout = _FullBandLayout.of(separator.front_end, reader, wiener_iterations, block_seconds,
+                                        margin_seconds, segment_seconds)
+            low_first, low_stop = layout.low_range(0)  # the network's first windows: prepared while decoding
+            separator.warm_up(separator.front_end.num_frames(max(separator.front_end.n_fft, low_stop - low_first)))
             analysed = _low_rate_signals(separator, reader, channels, block_seconds)
-            blocks = _full_band_blocks(separator, reader, analysed, high_band, wiener_iterations, block_seconds,
-                                       margin_seconds, segment_seconds)
+            blocks = _full_band_blocks(separator, reader, analysed, high_band, wiener_iterations, layout)
         else:
             blocks = _park_blocks(separator, reader, block_seconds, margin_seconds)
         _write_blocks(blocks, paths, rate, out_channels, file_format, progress, input_path.name)
@@ -173,28 +176,55 @@ def _low_rate_signals(separator: Separator, reader: AudioReader, channels: str, 
     return list(low)
 
 
+@dataclass(frozen=True)
+class _FullBandLayout:
+    """How the full-band path splits a file: blocks of `block` input samples (on the native STFT's hop grid),
+    read with `margin` samples of context each side; the network runs over segments of `segment` samples, each
+    with `low_margin` samples of context at the front end's rate (`low_length` samples in all)."""
+
+    rate: int
+    total: int
+    low_rate: int
+    low_length: int
+    block: int
+    margin: int
+    segment: int
+    low_margin: int
+
+    @classmethod
+    def of(cls, front_end: FrontEnd, reader: AudioReader, wiener_iterations: int, block_seconds: float,
+           margin_seconds: float, segment_seconds: float) -> "_FullBandLayout":
+        rate, total = reader.rate, reader.frames
+        native = native_grid(rate)
+        if wiener_iterations:
+            block_seconds = min(block_seconds, WIENER_BLOCK_SECONDS)
+        block = max(1, -(-int(block_seconds * rate) // native.hop_length)) * native.hop_length  # on the hop grid
+        return cls(rate, total, front_end.sample_rate, resampled_length(total, rate, front_end.sample_rate), block,
+                   margin=int(margin_seconds * rate) if wiener_iterations else 2 * native.n_fft,
+                   segment=max(1, int(segment_seconds / block_seconds)) * block,  # whole blocks per segment
+                   low_margin=int(margin_seconds * front_end.sample_rate))
+
+    def low_range(self, segment_start: int) -> tuple[int, int]:
+        """The samples [first, stop) of the low-rate signals the network reads for the segment from segment_start."""
+        first = max(0, segment_start * self.low_rate // self.rate - self.low_margin)
+        stop = -(-min(self.total, segment_start + self.segment) * self.low_rate // self.rate) + self.low_margin
+        return first, min(self.low_length, stop)
+
+
 def _full_band_blocks(separator: Separator, reader: AudioReader, analysed: list[np.ndarray], high_band: str,
-                      wiener_iterations: int, block_seconds: float, margin_seconds: float, segment_seconds: float):
+                      wiener_iterations: int, layout: _FullBandLayout):
     """The full-band path. The network runs once over each segment of the low-rate signals (the whole file up
-    to `segment_seconds`; longer files in segments with `margin_seconds` of context each side), and the
+    to the segment length; longer files in segments with some seconds of context each side), and the
     masks are applied to the input in blocks at its own rate. Blocks start on the native STFT's hop grid with
     two FFT lengths of context, so they join exactly as if the file were one block (the Wiener filter, which
-    estimates over its whole block, keeps `margin_seconds` of context)."""
+    estimates over its whole block, keeps the margin's seconds of context)."""
     fe, rate, total = separator.front_end, reader.rate, reader.frames
-    native = native_grid(rate)
+    block, margin, segment = layout.block, layout.margin, layout.segment
     separator.prepare_for(wiener_iterations)
-    if wiener_iterations:
-        block_seconds = min(block_seconds, WIENER_BLOCK_SECONDS)
-    block = max(1, -(-int(block_seconds * rate) // native.hop_length)) * native.hop_length  # on the hop grid
-    margin = int(margin_seconds * rate) if wiener_iterations else 2 * native.n_fft
-    segment = max(1, int(segment_seconds / block_seconds)) * block  # whole blocks per segment
-    low_length = len(analysed[0])
-    low_margin = int(margin_seconds * fe.sample_rate)
-    scales = [_max_magnitude(fe, signal, segment * fe.sample_rate // rate, low_margin) for signal in analysed]
+    scales = [_max_magnitude(fe, signal, segment * fe.sample_rate // rate, layout.low_margin) for signal in analysed]
     yield -(-total // block)
     for segment_start in range(0, total, segment):
-        low_first = max(0, segment_start * fe.sample_rate // rate - low_margin)
-        low_stop = min(low_length, -(-min(total, segment_start + segment) * fe.sample_rate // rate) + low_margin)
+        low_first, low_stop = layout.low_range(segment_start)
         masks = None  # the last segment's masks go before this one's are made
         masks = [separator.low_rate_masks(signal[low_first:low_stop], scale, high_band)
                  for signal, scale in zip(analysed, scales)]

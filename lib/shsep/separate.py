@@ -147,13 +147,31 @@ class Separator:
             voice += v[:, offset: offset + frames]
         return accompaniment / len(offsets), voice / len(offsets)
 
+    def warm_up(self, num_frames: int) -> None:
+        """Let the network prepare, in the background, for the windows of a spectrogram of num_frames frames (an
+        OpenVINO network compiles its graph for their shape; others need nothing)."""
+        if hasattr(self.network, "warm_up"):
+            self.network.warm_up(self.first_window_shape(num_frames))
+
+    def first_window_shape(self, num_frames: int) -> tuple[int, int, int, int]:
+        """The shape of the first batch of windows `separate_magnitudes` gives the network for num_frames frames."""
+        window, plan = self._window_layout(num_frames + self.shift_offsets()[0])
+        return min(self.batch_size, len(plan)), 1, self.front_end.num_bins, window
+
+    def _window_layout(self, frames: int) -> tuple[int, list]:
+        """(window frames, `windowing.window_plan`) for a spectrogram of `frames` frames (under a patch: padded
+        to one)."""
+        patch = self.front_end.patch_frames
+        frames = max(frames, patch)
+        window, step = fitted_windows(frames, *WINDOWINGS[self.windowing], patch)
+        return window, window_plan(frames, window, step)
+
     def _windows_through_network(self, mixture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One pass of sliding windows (see `windowing.window_plan`), each keeping its centre."""
         patch = self.front_end.patch_frames
         frames = mixture.shape[-1]
         padded = np.pad(mixture, ((0, 0), (0, patch - frames))) if frames < patch else mixture
-        window, step = fitted_windows(padded.shape[-1], *WINDOWINGS[self.windowing], patch)
-        plan = window_plan(padded.shape[-1], window, step)
+        window, plan = self._window_layout(frames)
         accompaniment = np.zeros_like(padded)
         voice = np.zeros_like(padded)
         for first in range(0, len(plan), self.batch_size):
