@@ -35,6 +35,28 @@ def tiny_model_cli(monkeypatch):
     monkeypatch.setattr(separate.Separator, "from_checkpoint", classmethod(lambda cls, *a, **k: cls(model)))
 
 
+def test_a_failed_write_in_the_background_is_raised_and_leaves_no_stem(tmp_path, monkeypatch):
+    """Blocks are written in a thread while the next is computed: a write that fails (a full disk) stops the
+    separation with its own error, and no stem or partial file is left."""
+    from shsep.audio import StemWriter
+
+    separator = Separator(build_model(ModelConfig("park", channels=8, stacks=2, depth=2)))
+    song = write(tmp_path / "song.wav", 3.0)
+    writes = []
+    original = StemWriter.write
+
+    def full_disk_on_the_third_write(self, block):
+        writes.append(1)
+        if len(writes) == 3:
+            raise OSError(28, "No space left on device")
+        return original(self, block)
+
+    monkeypatch.setattr(StemWriter, "write", full_disk_on_the_third_write)
+    with pytest.raises(OSError, match="No space left"):
+        separate_file(separator, song, tmp_path / "out", block_seconds=1.0, margin_seconds=0.2, progress=False)
+    assert sorted(os.listdir(tmp_path / "out")) == []
+
+
 def test_an_interrupted_separation_leaves_no_stem_under_its_final_name(tmp_path, monkeypatch):
     torch.manual_seed(0)
     separator = Separator(build_model(ModelConfig("park", channels=8, stacks=2, depth=2)))

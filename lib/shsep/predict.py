@@ -115,24 +115,41 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
 def _write_blocks(blocks, paths: Stems, rate: int, channels: int, file_format: str, progress: bool,
                   description: str) -> None:
     """Write the Stems of each block that `blocks` yields after its first item (the number of blocks); every stem
-    complete gets its final name, an interrupted run leaves none under it."""
+    complete gets its final name, an interrupted run leaves none under it. A block is written in a background
+    thread while the next is computed (libsndfile frees the GIL); the stage `write` is the time spent waiting
+    for it, and at most one block waits to be written."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .progress import progress_over
 
     count = next(blocks)  # the generator's first item, after any whole-file pass: how many blocks follow
     writers = Stems(*(StemWriter(p, rate, channels, file_format) if p is not None else None for p in paths))
-    complete = False
-    try:
-        for separated in progress_over(blocks, description=description, unit="blocks", total=count,
-                                       enabled=progress and count > 1):
-            for writer, estimate in zip(writers, separated):
-                if writer is not None:
-                    with timed("write"):
-                        writer.write(estimate)
-        complete = True
-    finally:
-        for writer in writers:
+
+    def write(separated: Stems) -> None:
+        for writer, estimate in zip(writers, separated):
             if writer is not None:
-                writer.close(keep=complete)
+                writer.write(estimate)
+
+    complete, pending = False, None
+    with ThreadPoolExecutor(1, thread_name_prefix="stem-writer") as writing:
+        try:
+            for separated in progress_over(blocks, description=description, unit="blocks", total=count,
+                                           enabled=progress and count > 1):
+                if pending is not None:
+                    with timed("write"):
+                        pending.result()  # the block before, written (or its error raised)
+                pending = writing.submit(write, separated)
+                del separated
+            if pending is not None:
+                with timed("write"):
+                    pending.result()
+            complete = True
+        finally:
+            if not complete and pending is not None:
+                pending.exception()  # let a write in flight finish before its file is removed
+            for writer in writers:
+                if writer is not None:
+                    writer.close(keep=complete)
 
 
 def _park_blocks(separator: Separator, reader: AudioReader, block_seconds: float, margin_seconds: float):
