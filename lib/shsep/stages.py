@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+# "network" includes waiting for a graph compiled in the background (`OnnxNetwork.warm_up`); "write" is the time
+# spent waiting for the thread that writes the stems (`predict._write_blocks`)
 STAGES = ("decode", "resample", "analysis STFT", "network", "masks", "native STFT", "Wiener", "synthesis", "write")
 _totals: dict[str, float] | None = None
 
