@@ -57,6 +57,21 @@ def test_a_failed_write_in_the_background_is_raised_and_leaves_no_stem(tmp_path,
     assert sorted(os.listdir(tmp_path / "out")) == []
 
 
+def test_a_full_disk_is_one_clear_line_from_the_command(tmp_path, monkeypatch, capsys, tiny_model_cli):
+    import soundfile
+
+    song = write(tmp_path / "song.wav", 1.0)
+
+    def full_disk(self, data):
+        raise soundfile.LibsndfileError(2, "Error writing file: ")  # libsndfile's "System error." (ENOSPC)
+
+    monkeypatch.setattr(soundfile.SoundFile, "write", full_disk)
+    assert cli.main(["separate", str(song), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "cannot write song_" in error and "Traceback" not in error
+    assert sorted(os.listdir(tmp_path / "out")) == []
+
+
 def test_an_interrupted_separation_leaves_no_stem_under_its_final_name(tmp_path, monkeypatch):
     torch.manual_seed(0)
     separator = Separator(build_model(ModelConfig("park", channels=8, stacks=2, depth=2)))

@@ -114,7 +114,10 @@ class StemWriter:
         block = np.asarray(block, dtype=np.float32)
         if self._clip:
             block = np.clip(block, -1.0, 1.0)
-        self._file.write(block.T)
+        try:
+            self._file.write(block.T)
+        except (OSError, sf.SoundFileError) as error:  # a full disk, a folder removed under the run
+            raise AudioError(f"cannot write {self.path.name} in {self.path.parent}: {error}") from None
 
     def close(self, keep: bool = True) -> None:
         """Finish the file: renamed to its final name (keep) or removed."""
