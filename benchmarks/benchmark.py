@@ -365,9 +365,11 @@ def _whole_command(command: list[str]) -> dict:
 
 
 def _peer_commands(song: str, folder: str, peers: list[str]) -> dict[str, list[str]]:
-    """The commands timed against each other: `shsep separate` with its defaults and with the network in PyTorch
-    (bf16 where native, else fp32), and each peer's own separation code in the peers' environment."""
+    """The commands timed against each other: `shsep separate` with its defaults, with the int8 network in the
+    other runtime where it is installed, and with the network in PyTorch (bf16 where native, else fp32), and each
+    peer's own separation code in the peers' environment."""
     import os
+    from importlib.util import find_spec
     from pathlib import Path
 
     shsep = [sys.executable, "-m", "shsep.cli", "separate", song]
@@ -376,9 +378,10 @@ def _peer_commands(song: str, folder: str, peers: list[str]) -> dict[str, list[s
     commands = {SHSEP_DEFAULTS: shsep + ["-o", f"{folder}/defaults"],
                 f"shsep separate --precision {torch_precision}": shsep + ["-o", f"{folder}/torch",
                                                                          "--precision", torch_precision]}
-    if _default_int8_runtime() == "openvino":  # the int8 network in the other runtime, for the ratio between them
-        commands["shsep separate --int8-runtime onnxruntime"] = shsep + ["-o", f"{folder}/onnxruntime",
-                                                                          "--int8-runtime", "onnxruntime"]
+    other = {"openvino": "onnxruntime", "onnxruntime": "openvino"}[_default_int8_runtime()]
+    if find_spec(other) is not None:  # the int8 network in the other runtime, for the ratio between them
+        commands[f"shsep separate --int8-runtime {other}"] = shsep + ["-o", f"{folder}/{other}",
+                                                                       "--int8-runtime", other]
     for name in peers:
         commands[name] = [python, str(Path(__file__).parent / "peers.py"), name, song, str(Path(folder) / name)]
     return commands
@@ -419,8 +422,9 @@ def _peer_rows(rows, args) -> None:
     seconds = args.peer_minutes * 60
     shsep = best[SHSEP_DEFAULTS]
     for name, result in best.items():
+        lead = result["seconds"] / shsep["seconds"]  # the defaults against this command
         ratio = (f"{seconds / result['seconds']:.0f}× real time" if name == SHSEP_DEFAULTS else
-                 f"shsep {result['seconds'] / shsep['seconds']:.2f}× faster")
+                 f"shsep {lead:.2f}× faster" if lead >= 1 else f"shsep {1 / lead:.2f}× slower")
         rows.append((f"{args.peer_minutes} min song, whole command: {name}", f"{result['seconds']:.2f} s", ratio,
                      result["peak_rss_mib"]))
 

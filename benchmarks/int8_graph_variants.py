@@ -16,6 +16,10 @@ two one-thread ONNX Runtime instances (`InferenceSession`s). Printed, never asse
   These three compare ONNX Runtime's graphs and settings; the network runs in ONNX Runtime throughout.
 * runtimes: the shipped graph in ONNX Runtime and in OpenVINO, seconds per window and GNSDR on the validation
   clips (`python benchmarks/int8_graph_variants.py --only runtimes`).
+* isa: a 512-frame window in OpenVINO with oneDNN held to a smaller instruction set (`ONEDNN_MAX_CPU_ISA`: AMX
+  taken away, then AVX-512, then VNNI), each in its own process, beside ONNX Runtime with every instruction set
+  this CPU has (ONNX Runtime has no such switch): what OpenVINO would do on a CPU without those instructions,
+  as far as the instructions decide it (`python benchmarks/int8_graph_variants.py --only isa`).
 """
 from __future__ import annotations
 
@@ -166,6 +170,36 @@ def runtimes(current: str, rounds: int) -> None:
                       f"{summary['voice_gnsdr']:.3f} accompaniment {summary['accompaniment_gnsdr']:.3f} GNSDR")
 
 
+ISA_CAPS = (None, "AVX512_CORE_VNNI", "AVX2_VNNI", "AVX2")  # oneDNN's names: as this CPU has them, then without AMX,
+# then without AVX-512 (AVX2 with VNNI, as on Intel's hybrid CPUs), then AVX2 alone (as on Zen 2 and 3)
+
+
+def isa(current: str, rounds: int) -> None:
+    """One process per runtime and instruction-set cap (`isa_phase`), twice over."""
+    for _ in range(2):
+        subprocess.run([sys.executable, __file__, "--isa-phase", "onnxruntime", str(rounds)], check=True)
+        for cap in ISA_CAPS:
+            env = dict(os.environ, **({"ONEDNN_MAX_CPU_ISA": cap} if cap else {}))
+            subprocess.run([sys.executable, __file__, "--isa-phase", "openvino", str(rounds)], check=True, env=env)
+
+
+def isa_phase(current: str, runtime: str, rounds: str) -> None:
+    from shsep.networks import OnnxNetwork
+
+    network = OnnxNetwork(current, runtime=runtime)
+    window = np.random.default_rng(0).random((1, 1, 512, 512), dtype=np.float32) ** 4
+    network(window)
+    times = []
+    for _ in range(int(rounds) * 4):
+        started = time.perf_counter()
+        network(window)
+        times.append(time.perf_counter() - started)
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "every instruction set") if runtime == "openvino" else \
+        "every instruction set (no cap possible)"
+    print(f"{runtime:12s} {cap:40s} {1000 * min(times):6.1f} ms per 512-frame window (best of {len(times)}), "
+          f"median {1000 * float(np.median(times)):6.1f} ms")
+
+
 LAYOUT_LABELS = {"pattern": "one instance of 2 threads, memory pattern (before)",
                  "one": "one instance of 2 threads (default)", "two": "two instances of 1 thread"}
 
@@ -218,13 +252,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--previous", help="an int8 graph to compare with the shipped one (see above)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--only", nargs="+", choices=["speed", "agreement", "instances", "runtimes"])
+    parser.add_argument("--only", nargs="+", choices=["speed", "agreement", "instances", "runtimes", "isa"])
     parser.add_argument("--phase", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--isa-phase", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     current = str(int8_model_for(SONGS_MODEL))
     if args.phase:
         return instances_phase(current, *args.phase)
-    parts = args.only or ["speed", "agreement", "instances", "runtimes"]
+    if args.isa_phase:
+        return isa_phase(current, *args.isa_phase)
+    parts = args.only or ["speed", "agreement", "instances", "runtimes", "isa"]
     if {"speed", "agreement"} & set(parts) and not args.previous:
         parser.error("speed and agreement compare with --previous GRAPH (see the usage above)")
     if "speed" in parts:
@@ -233,6 +270,8 @@ def main() -> None:
         agreement(args.previous, current)
     if "runtimes" in parts:
         runtimes(current, args.rounds)
+    if "isa" in parts:
+        isa(current, args.rounds)
     if "instances" in parts:
         for _ in range(2):
             for layout in ("one", "two"):
