@@ -134,6 +134,17 @@ def agreement(previous: str, current: str) -> None:
                       f"{summary['voice_gnsdr']:.3f} accompaniment {summary['accompaniment_gnsdr']:.3f} GNSDR")
 
 
+def _window_times(network, rounds: int) -> tuple[float, list[float]]:
+    """Seconds of the network's first 512-frame window (OpenVINO compiles its graph there), then of rounds × 4 more."""
+    window = np.random.default_rng(0).random((1, 1, 512, 512), dtype=np.float32) ** 4
+    times = []
+    for _ in range(1 + rounds * 4):
+        started = time.perf_counter()
+        network(window)
+        times.append(time.perf_counter() - started)
+    return times[0], times[1:]
+
+
 def runtimes(current: str, rounds: int) -> None:
     """The int8 network in each runtime (`networks.int8_runtime`): a window of 512 frames (the first call apart:
     it compiles OpenVINO's graph), then GNSDR on the 15 validation clips, both windowings, both paths."""
@@ -145,17 +156,9 @@ def runtimes(current: str, rounds: int) -> None:
     from shsep.networks import INT8_RUNTIMES, OnnxNetwork
     from shsep.profiles import VALIDATION_SONGS
 
-    window = np.random.default_rng(0).random((1, 1, 512, 512), dtype=np.float32) ** 4
     networks = {name: OnnxNetwork(current, runtime=name) for name in INT8_RUNTIMES[1:]}
     for name, network in networks.items():
-        started = time.perf_counter()
-        network(window)
-        first = time.perf_counter() - started
-        times = []
-        for _ in range(rounds * 4):
-            started = time.perf_counter()
-            network(window)
-            times.append(time.perf_counter() - started)
+        first, times = _window_times(network, rounds)
         print(f"{name:12s} first window {1000 * first:.1f} ms, then {1000 * min(times):.1f} ms per 512-frame window "
               f"(best of {len(times)})")
     _, clips = split_validation(index_clips(split="train"), VALIDATION_SONGS)
@@ -186,14 +189,7 @@ def isa(current: str, rounds: int) -> None:
 def isa_phase(current: str, runtime: str, rounds: str) -> None:
     from shsep.networks import OnnxNetwork
 
-    network = OnnxNetwork(current, runtime=runtime)
-    window = np.random.default_rng(0).random((1, 1, 512, 512), dtype=np.float32) ** 4
-    network(window)
-    times = []
-    for _ in range(int(rounds) * 4):
-        started = time.perf_counter()
-        network(window)
-        times.append(time.perf_counter() - started)
+    _, times = _window_times(OnnxNetwork(current, runtime=runtime), int(rounds))
     cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "every instruction set") if runtime == "openvino" else \
         "every instruction set (no cap possible)"
     print(f"{runtime:12s} {cap:40s} {1000 * min(times):6.1f} ms per 512-frame window (best of {len(times)}), "

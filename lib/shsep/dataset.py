@@ -367,8 +367,7 @@ class TrainingBatches:
             accompaniment = self.data.shifted_accompaniment_window(*accompaniment_window, semitones)
         else:
             accompaniment = self.data.window(*accompaniment_window, source=0)
-        accompaniment = accompaniment_gain * accompaniment
-        accompaniment, voice = accompaniment * accompaniment_eq, voice_gain * voice * voice_eq
+        accompaniment, voice = accompaniment_gain * accompaniment * accompaniment_eq, voice_gain * voice * voice_eq
         patch = np.stack([np.abs((accompaniment + voice) / 2), np.abs(accompaniment), np.abs(voice)])
         scale = max(1.0, float(patch[0].max()))
         return (patch / scale).astype(np.float32), (np.stack([accompaniment, voice]) / scale).astype(np.complex64)

@@ -103,7 +103,7 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
             layout = _FullBandLayout.of(separator.front_end, reader, wiener_iterations, block_seconds,
                                         margin_seconds, segment_seconds)
             low_first, low_stop = layout.low_range(0)  # the network's first windows: prepared while decoding
-            separator.warm_up(separator.front_end.num_frames(max(separator.front_end.n_fft, low_stop - low_first)))
+            separator.warm_up(low_stop - low_first)
             analysed = _low_rate_signals(separator, reader, channels, block_seconds)
             blocks = _full_band_blocks(separator, reader, analysed, high_band, wiener_iterations, layout)
         else:

@@ -105,8 +105,8 @@ class TrainConfig:
         if values.get("budget_model"):
             values["budget_model"] = ModelConfig(**values["budget_model"])
         values["front_end"] = FrontEnd(**values.get("front_end", {}))  # checkpoints before it was recorded: Park's
-        for name in ("remix_gains", "validation_songs", "voice_shifts", "accompaniment_shifts"):  # JSON turns tuples into lists
-            if name in values:
+        for name in values:  # JSON turns tuples into lists: the fields whose default is a tuple get theirs back
+            if isinstance(getattr(cls, name, None), tuple):
                 values[name] = tuple(values[name])
         return cls(**values)
 

@@ -147,15 +147,18 @@ class Separator:
             voice += v[:, offset: offset + frames]
         return accompaniment / len(offsets), voice / len(offsets)
 
-    def warm_up(self, num_frames: int) -> None:
-        """Let the network prepare, in the background, for the windows of a spectrogram of num_frames frames (an
-        OpenVINO network compiles its graph for their shape; others need nothing)."""
+    def warm_up(self, low_samples: int) -> None:
+        """Let the network prepare, in the background, for the windows of a signal of low_samples samples at the
+        front end's rate (`low_rate_masks`' input; an OpenVINO network compiles its graph for their shape, others
+        need nothing)."""
         if hasattr(self.network, "warm_up"):
-            self.network.warm_up(self.first_window_shape(num_frames))
+            frames = self.front_end.num_frames(max(self.front_end.n_fft, low_samples))  # padded as analysed
+            self.network.warm_up(self.first_window_shape(frames))
 
     def first_window_shape(self, num_frames: int) -> tuple[int, int, int, int]:
-        """The shape of the first batch of windows `separate_magnitudes` gives the network for num_frames frames."""
-        window, plan = self._window_layout(num_frames + self.shift_offsets()[0])
+        """The shape of the first batch of windows `separate_magnitudes` gives the network for num_frames frames
+        (its first pass lays them from frame 0, whatever the shifts)."""
+        window, plan = self._window_layout(num_frames)
         return min(self.batch_size, len(plan)), 1, self.front_end.num_bins, window
 
     def _window_layout(self, frames: int) -> tuple[int, list]:
