@@ -8,6 +8,7 @@ outputs/browser/. Skips, saying how to enable it, where chromium, chromedriver o
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,10 @@ SCREENSHOTS = ROOT / "outputs" / "browser"
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("0*.ipynb"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+# The server's address space, inherited by every kernel it starts: notebook 06 under the smoke profile peaks near
+# 3 GiB of it, so a cell that runs away fails with MemoryError in its own traceback (on the page, in the
+# screenshots) instead of the kernel, or a process beside the tests, being killed by the kernel's OOM killer.
+KERNEL_ADDRESS_SPACE = 8 * 1024**3
 HOW_TO_ENABLE = "browser tests need chromium, chromedriver and selenium: apt-get install chromium chromium-driver; pip install selenium"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,6 +40,11 @@ def _missing() -> str | None:
     if not CHROMIUM or not CHROMEDRIVER:
         return "chromium or chromedriver is not on PATH"
     return None
+
+
+def _limit_address_space():
+    """In the JupyterLab server's process before it starts: cap its address space (and its kernels')."""
+    resource.setrlimit(resource.RLIMIT_AS, (KERNEL_ADDRESS_SPACE, KERNEL_ADDRESS_SPACE))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +71,7 @@ def lab(tmp_path_factory, mir1k_root):
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", "--ServerApp.allow_root=True", f"--ServerApp.root_dir={served}",
          "--LabApp.expose_app_in_browser=True", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--ServerApp.terminals_enabled=False"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_limit_address_space)
     url = f"http://127.0.0.1:{port}"
     try:
         import urllib.request
