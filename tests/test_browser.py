@@ -25,7 +25,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 # The server's address space, inherited by every kernel it starts: notebook 06 under the smoke profile peaks near
 # 3 GiB of it, so a cell that runs away fails with MemoryError in its own traceback (on the page, in the
-# screenshots) instead of the kernel, or a process beside the tests, being killed by the kernel's OOM killer.
+# screenshots) instead of the kernel, or a process beside the tests, being killed by Linux's OOM killer.
 KERNEL_ADDRESS_SPACE = 8 * 1024**3
 HOW_TO_ENABLE = "browser tests need chromium, chromedriver and selenium: apt-get install chromium chromium-driver; pip install selenium"
 
