@@ -177,8 +177,8 @@ ISA_CAPS = (None, "AVX512_CORE_VNNI", "AVX2_VNNI", "AVX2")  # oneDNN's names: as
 # then without AVX-512 (AVX2 with VNNI, as on Intel's hybrid CPUs), then AVX2 alone (as on Zen 2 and 3)
 
 
-def isa(current: str, rounds: int) -> None:
-    """One process per runtime and instruction-set cap (`isa_phase`), twice over."""
+def isa(rounds: int) -> None:
+    """One process per runtime and instruction-set cap (`isa_phase`, which loads the shipped graph), twice over."""
     for _ in range(2):
         subprocess.run([sys.executable, __file__, "--isa-phase", "onnxruntime", str(rounds)], check=True)
         for cap in ISA_CAPS:
@@ -267,7 +267,7 @@ def main() -> None:
     if "runtimes" in parts:
         runtimes(current, args.rounds)
     if "isa" in parts:
-        isa(current, args.rounds)
+        isa(args.rounds)
     if "instances" in parts:
         for _ in range(2):
             for layout in ("one", "two"):
