@@ -121,8 +121,8 @@ def test_hold_out_chooses_the_validation_songs(tmp_path, monkeypatch, capsys):
 
 def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening_row(tmp_path, monkeypatch, capsys):
     """`--voice-shift/--voice-shifts/--equaliser-db/--reverb/--compression/--sample-rate/--short-patches/
-    --early-stack-weight/--learning-rate/--warmup-steps/--input-power/--dense-frequency` reach the config; `--log` logs the validation
-    figure alone."""
+    --early-stack-weight/--batch-size/--learning-rate/--warmup-steps/--input-power/--dense-frequency` reach the config;
+    `--log` logs the validation figure alone."""
     import shsep.experiments as experiments
     from shsep import recipe_search
     import shsep.train as training
@@ -135,7 +135,7 @@ def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening
     assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run"), "--voice-shift", "0.5",
                      "--equaliser-db", "6", "--reverb", "0.25", "--compression", "0.5", "--sample-rate", "16000", "--hold-out", "abjones",
                      "--voice-shifts", "-2", "-1", "1", "2", "--short-patches", "0.5", "--early-stack-weight", "0.25",
-                     "--learning-rate", "2e-3", "--warmup-steps", "1000", "--input-power", "0.5", "--log"]) == 0
+                     "--batch-size", "4", "--learning-rate", "2e-3", "--warmup-steps", "1000", "--input-power", "0.5", "--log"]) == 0
     config = chosen[-1]
     assert (config.voice_shift, config.equaliser_db, config.reverb, config.compression, config.front_end.sample_rate,
             config.voice_shifts, config.short_patches) == (0.5, 6.0, 0.25, 0.5, 16000, (-2, -1, 1, 2), 0.5)
@@ -144,6 +144,7 @@ def test_train_takes_the_augmentation_and_front_end_options_and_logs_a_screening
     assert "voice_shift 0.5" in change and "hold-out abjones" in change and "voice_shifts -2 -1 +1 +2" in change
     assert "short_patches 0.5" in change and "early_stack_weight 0.25" in change and config.early_stack_weight == 0.25
     assert (config.learning_rate, config.warmup_steps) == (2e-3, 1000) and "warmup_steps 1000" in change
+    assert config.batch_size == 4 and "batch_size 4" in change
     # what the network reads, for the profile's network and the time budget's narrower one alike
     assert config.model.input_power == config.budget_model.input_power == 0.5 and "input_power 0.5" in change
     assert "input_power" in recipe_search.RECIPE_COLUMNS and recipe_search.LATER_COLUMN_DEFAULTS["input_power"] == 1

@@ -149,6 +149,11 @@ def test_a_warm_up_longer_than_the_run_is_refused_before_training():
         train(get_profile("smoke", schedule="cosine", warmup_steps=20), Path("unused"), None, progress=False)
 
 
+def test_an_empty_batch_is_refused_before_training():
+    with pytest.raises(ValueError, match="batch_size is the training windows per step, at least 1, not 0"):
+        train(get_profile("smoke", batch_size=0), Path("unused"), None, progress=False)
+
+
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         read_checkpoint(tmp_path / "missing.pt")

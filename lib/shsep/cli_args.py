@@ -49,6 +49,9 @@ def _add_train(p):
     p.add_argument("--early-stack-weight", type=float, metavar="WEIGHT",
                    help="weight of each stack's loss but the last's (intermediate supervision): 1 weighs every stack "
                    "alike, as Park does (the default); 0 trains the last stack's estimates alone")
+    p.add_argument("--batch-size", type=int, metavar="WINDOWS",
+                   help="training windows per step (the profile's by default: 8 for cpu); the cost of a step scales "
+                   "with it, so halving it and doubling --steps keeps the training compute")
     p.add_argument("--learning-rate", type=float, help="peak learning rate (the profile's by default)")
     p.add_argument("--warmup-steps", type=int, metavar="STEPS",
                    help="steps of linear warm-up to the peak learning rate before the cosine decay (the profile's "

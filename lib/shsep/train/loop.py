@@ -177,6 +177,8 @@ def _check(config: TrainConfig) -> None:
                          "keeps: resolution_loss needs remix > 0")
     if config.resolution_loss and num_outputs(config.target) != 2:
         raise ValueError(f"the multi-resolution loss compares both sources: target {config.target!r} predicts one")
+    if config.batch_size < 1:
+        raise ValueError(f"batch_size is the training windows per step, at least 1, not {config.batch_size}")
     if not 0 <= config.warmup_steps < config.steps:
         raise ValueError(f"warmup_steps must be at least 0 and fewer than the run's {config.steps} steps, "
                          f"not {config.warmup_steps}")
