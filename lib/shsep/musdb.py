@@ -6,7 +6,9 @@ MUSDB18-HQ's layout), or one ``.stem.mp4`` / ``.stem.m4a`` file (MUSDB18's: stre
 vocals, decoded by ffmpeg). The accompaniment reference is the sum of the stems other than the vocals where they
 are given, else mixture − vocals. Each track is separated as `shsep separate` does it (full band, the input's rate
 and channels) and scored with museval's BSS-eval v4 on 1-second frames (the SiSEC 2018 convention): per track the
-median over frames of SDR / ISR / SIR / SAR, over tracks the median of those.
+median over frames of SDR / ISR / SIR / SAR, over tracks the median of those. SDR is the benchmark figure: v4 fits
+its distortion filters over the whole track, so a frame's ISR / SIR / SAR can read far below its SDR
+(docs/real_songs.md).
 """
 from __future__ import annotations
 
