@@ -73,19 +73,20 @@ def _training_compiled(network: str, steps: int, rounds: int = 3) -> dict:
     fp32 ("cpu-budget"), eager against torch.compile: the training loop's own model, optimiser, weight average and
     channels-last batches, the same batches for both, alternating rounds, the best of each."""
     from contextlib import nullcontext
+    from dataclasses import replace
 
     import torch
 
     from shsep.data import index_clips
     from shsep.dataset import TrainingBatches
     from shsep.profiles import get_profile
+    from shsep.train.budget import budget_recipe
     from shsep.train.loop import _fresh_model, _place
     from shsep.train.step import pick_precision, training_step
 
     config = get_profile("cpu", validation_songs=())
-    if network == "cpu-budget":
-        config = get_profile("cpu", validation_songs=(), model=config.budget_model, resolution_loss=0.0,
-                             precision="fp32")
+    if network == "cpu-budget":  # as a time budget trains it: its loss, its batch size
+        config = budget_recipe(replace(config, precision="fp32"))
     device = torch.device("cpu")
     data = TrainingBatches(index_clips(None, "train")[:12], config.front_end, config.sampler, config.seed,
                            progress=False, **config.augmentation())

@@ -363,6 +363,43 @@ def test_a_time_budgets_cheaper_network_trains_with_its_own_spectral_loss_weight
     assert decided["model"]["channels"] == 8 and decided["resolution_loss"] == 1.0
 
 
+def test_a_time_budgets_cheaper_network_trains_with_its_own_batch_size_and_the_same_warm_up_in_windows(
+        mir1k_root, tmp_path, monkeypatch):
+    """budget_batch_size is the batch the cheaper network trains with, timed on batches of that size; its warm-up
+    covers as many windows as the profile's; a resume keeps both; the run is the one told them outright."""
+    import json
+
+    import shsep.train.budget as training
+    from shsep.models import ModelConfig
+
+    narrow = ModelConfig("park", channels=4, stacks=2, depth=2, growth=0)
+    config = replace(get_profile("smoke"), batch_size=4, schedule="cosine", warmup_steps=3, time_budget=500.0,
+                     checkpoint_every=2, budget_model=narrow, budget_batch_size=2)
+    timed_windows = []
+
+    def seconds_per_step(model, batch_at, *args, **kwargs):  # 9 steps of the profile's network: the narrow one
+        timed_windows.append(len(batch_at(0)[0]))
+        return 50.0
+
+    monkeypatch.setattr(training, "time_training_steps", seconds_per_step)
+    train(config, tmp_path / "short", mir1k_root, progress=False, stop_after=2)
+    decided = json.loads((tmp_path / "short" / "config.json").read_text())
+    assert timed_windows == [4, 2]
+    assert (decided["model"]["channels"], decided["batch_size"], decided["warmup_steps"]) == (4, 2, 6)
+    train(config, tmp_path / "short", mir1k_root, resume=True, progress=False)
+    short = read_checkpoint(tmp_path / "short" / "checkpoint.pt")
+    assert short["step"] == 9 and short["config"]["batch_size"] == 2
+    plain = replace(config, time_budget=0.0, model=narrow, steps=9, batch_size=2, warmup_steps=6)
+    train(plain, tmp_path / "plain", mir1k_root, progress=False)
+    for key, value in read_checkpoint(tmp_path / "plain" / "checkpoint.pt")["model"].items():
+        torch.testing.assert_close(short["model"][key], value, rtol=0, atol=0, msg=key)
+
+    monkeypatch.setattr(training, "time_training_steps", lambda model, *a, **k: 20.0)  # 23 steps: its own network
+    train(config, tmp_path / "long", mir1k_root, progress=False, stop_after=2)
+    decided = json.loads((tmp_path / "long" / "config.json").read_text())
+    assert (decided["model"]["channels"], decided["batch_size"], decided["warmup_steps"]) == (8, 4, 3)
+
+
 def test_a_run_started_before_a_config_field_existed_resumes(mir1k_root, tmp_path):
     """A checkpoint written before TrainConfig gained a field (here budget_model, which the cpu profile sets)
     resumes under today's profile; a real difference is still refused."""
@@ -389,6 +426,8 @@ def test_a_network_chosen_by_hand_is_the_one_a_time_budget_trains():
     assert with_overrides(config, target="voice").budget_model.outputs == 1  # a target's outputs reach both
     assert get_profile("cpu").budget_resolution_loss == 0.0  # the narrow network's validated recipe
     assert get_profile("cpu", resolution_loss=0.5).budget_resolution_loss is None  # a loss chosen by hand is trained
+    assert get_profile("cpu").budget_batch_size == 4 and get_profile("songs").budget_batch_size == 4
+    assert get_profile("cpu", batch_size=8).budget_batch_size is None  # so is a batch size chosen by hand
     assert TrainConfig.from_dict(config.to_dict()) == config  # and the run's config.json keeps it
 
 

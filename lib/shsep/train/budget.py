@@ -24,7 +24,7 @@ from .step import WeightAverage, cropped, short_window_frames, training_step
 # run's average), so that the wall clock, validation included, stays inside the budget.
 BUDGET_SHARE = 0.93
 TIMED_STEPS = 20  # training steps timed, after 3 untimed ones, to fit a time budget
-BUDGET_DECIDES = ("steps", "decay_step", "model", "resolution_loss")  # set at a run's start, kept on resume
+BUDGET_DECIDES = ("steps", "decay_step", "model", "resolution_loss", "batch_size", "warmup_steps")  # set at a run's start, kept on resume
 # Below this share of the profile's steps, the profile's budget_model is trained instead. Measured at about a third
 # of the `cpu` recipe's steps (docs/recipe_search.md, *On a CPU without native bf16*); at the full recipe the
 # profile's own network was chosen. Half is the judgement between the two.
@@ -72,14 +72,15 @@ def _enough(config: TrainConfig, steps: int, seconds_per_step: float) -> int:
     return steps
 
 
-def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, world: int, build):
+def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, world: int, build, batches):
     """Time the training steps; return (config with the network and steps its time budget pays for, seconds per
     step). The timing counts against the budget. Under torchrun the main process's figure decides (its own steps,
     without the gradients' exchange). Warm-up stays as long; a staircase's decay step moves with the run.
     build(model_config) gives a network placed like `model`, to time config.budget_model where the budget buys
-    fewer than NARROW_BELOW of the profile's steps, with the profile's budget_resolution_loss (where it has one)."""
+    fewer than NARROW_BELOW of the profile's steps, with the profile's budget_resolution_loss and budget_batch_size
+    (where it has them; batches(config) gives that config's batch_at)."""
     started = time.perf_counter()
-    decided = [None, None, config.model, config.resolution_loss]
+    decided = [None, None, config.model, config.resolution_loss, config.batch_size, config.warmup_steps]
     if rank == 0:
         seconds_per_step = time_training_steps(model, batch_at, autocast, config)
         steps = _affordable(config, seconds_per_step, time.perf_counter() - started)
@@ -90,23 +91,33 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
             print(f", under {NARROW_BELOW:.0%} of the profile's {config.steps}: its cheaper network instead "
                   f"({narrow.channels} channels +{narrow.growth} per pooling"
                   f"{', dense layers across frequency' if narrow.dense_frequency_bins else ''})")
-            loss = config.resolution_loss if config.budget_resolution_loss is None else config.budget_resolution_loss
-            cheaper = replace(config, model=narrow, resolution_loss=loss)
-            seconds_per_step = time_training_steps(build(narrow), batch_at, autocast, cheaper)
+            cheaper = budget_recipe(config)
+            seconds_per_step = time_training_steps(build(narrow), batches(cheaper), autocast, cheaper)
             steps = steps_within_budget(cheaper, seconds_per_step, time.perf_counter() - started)
-            print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step of that network, "
-                  f"so {steps} steps", end="")
-            decided[2:] = [narrow, loss]
+            print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step of "
+                  f"{cheaper.batch_size} windows of that network, so {steps} steps", end="")
+            decided[2:] = [narrow, cheaper.resolution_loss, cheaper.batch_size, cheaper.warmup_steps]
         else:
             steps = _enough(config, steps, seconds_per_step)
         print(" (the profile's schedule stretched to them)")
         decided[:2] = [steps, seconds_per_step]
     if world > 1:
         dist.broadcast_object_list(decided, src=0)
-    steps, seconds_per_step, network, loss = decided
+    steps, seconds_per_step, network, loss, batch_size, warmup_steps = decided
     if config.schedule == "step":  # the staircase keeps its place in the run (Park's ×0.2 at 80 %)
         config = replace(config, decay_step=max(1, round(config.decay_step * steps / config.steps)))
-    return replace(config, steps=steps, model=network, resolution_loss=loss), seconds_per_step
+    return replace(config, steps=steps, model=network, resolution_loss=loss, batch_size=batch_size,
+                   warmup_steps=warmup_steps), seconds_per_step
+
+
+def budget_recipe(config: TrainConfig) -> TrainConfig:
+    """config as its budget_model trains: that network, with budget_resolution_loss and budget_batch_size where
+    the profile sets them, and the warm-up as many windows as the profile's (steps scaled by the batch ratio)."""
+    loss = config.resolution_loss if config.budget_resolution_loss is None else config.budget_resolution_loss
+    batch_size = config.batch_size if config.budget_batch_size is None else config.budget_batch_size
+    warmup_steps = round(config.warmup_steps * config.batch_size / batch_size)
+    return replace(config, model=config.budget_model, resolution_loss=loss, batch_size=batch_size,
+                   warmup_steps=warmup_steps)
 
 
 def _affordable(config: TrainConfig, seconds_per_step: float, seconds_spent: float) -> int:

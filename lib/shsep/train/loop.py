@@ -80,9 +80,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     seconds_per_step = None
     if config.time_budget and not budget_decided:
         trained = config.model
-        config, seconds_per_step = budget.fit_to_budget(config, model, batch_at, autocast, rank, world,
-                                                        build=lambda network: _placed(build_model(network), device))
-        if config.model != trained:  # the budget chose the profile's cheaper network (and its loss): start that one
+        config, seconds_per_step = budget.fit_to_budget(
+            config, model, batch_at, autocast, rank, world, build=lambda network: _placed(build_model(network), device),
+            batches=lambda cheaper: _batches(data, cheaper, device, rank, world))
+        if config.model != trained:  # the budget chose the profile's cheaper network (its loss, its batch): start it
             model, optimizer, average = _fresh_model(config, device)
             net, batch_at = _place(model, data, config, device, rank, world)
         last_step = config.steps if stop_after is None else min(config.steps, stop_after)
@@ -253,11 +254,16 @@ def _open_run_folder(out_dir: Path, config, resume: bool, model, average, optimi
 
 def _place(model, data, config: TrainConfig, device, rank: int, world: int):
     """Channels-last weights and batches (CPU and CUDA), DistributedDataParallel under torchrun: (net, batch_at)."""
-    channels_last = _channels_last(device)
     _placed(model, device)
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return net, _batches(data, config, device, rank, world)
+
+
+def _batches(data, config: TrainConfig, device, rank: int, world: int):
+    """batch_at(step): this process's batch of config.batch_size windows at that step, placed like the weights."""
+    channels_last = _channels_last(device)
 
     def batch_at(step):
         """(mixture, accompaniment, voice), and the complex stems where the loss resynthesises them."""
@@ -267,7 +273,7 @@ def _place(model, data, config: TrainConfig, device, rank: int, world: int):
             mixture = mixture.contiguous(memory_format=torch.channels_last)
         return (mixture, *rest)
 
-    return net, batch_at
+    return batch_at
 
 
 def _continue_the_best_trial(config, out_dir, data_root, device, precision, progress, rank, world, model, average,
