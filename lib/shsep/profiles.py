@@ -23,10 +23,12 @@
   network of 16 channels +16 per pooling (0.63 M parameters, ``budget_model``) for the steps it fits, which
   scored higher on the validation songs than the 24-channel network at the same training compute (two seeds a
   side, +0.67 / +0.52 dB in their means); it trains without the spectral loss (``budget_resolution_loss``), the
-  recipe it was validated with, and with the dense layers across frequency (0.66 M parameters: two seeds a side
-  at the same training compute, +0.46 dB in the mean of their validation means; docs/recipe_search.md).
+  recipe it was validated with, with the dense layers across frequency (0.66 M parameters: two seeds a side
+  at the same training compute, +0.46 dB in the mean of their validation means) and with batches of 4 windows
+  (``budget_batch_size``; twice the steps of 8 at the same FLOPs: +0.45 dB in the mean of two seeds' validation
+  means; its warm-up kept at as many windows; docs/recipe_search.md).
 * ``songs``: the ``cpu`` recipe without the dense layers across frequency (1.42 M parameters; its budget network
-  without them too), the shipped model for produced songs (``shsep separate``'s default): 0.4 dB behind ``cpu``
+  without them too, with the same batches of 4), the shipped model for produced songs (``shsep separate``'s default): 0.4 dB behind ``cpu``
   on MIR-1K validation, ahead of it on vocals on the development songs in each of three comparisons
   (docs/real_songs.md).
 * ``cpu-park-recipe``: the same network on Park's recipe (5000 steps of 4 real windows, ×0.2 at 80%), the
