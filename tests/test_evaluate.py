@@ -124,6 +124,29 @@ def test_cli_evaluate_reports_a_bad_checkpoint_clearly(tmp_path, capsys):
     assert "cannot read checkpoint" in capsys.readouterr().err
 
 
+def test_evaluate_runs_the_int8_network_in_the_runtime_asked_for(mir1k_root, capsys, monkeypatch):
+    """`shsep evaluate --precision int8 --int8-runtime R`: the network runs in R, and the two runtimes score a
+    clip alike; a runtime that is not one is refused by the parser before anything runs."""
+    import shsep.networks
+    from shsep.cli import main
+    from shsep.evaluate import evaluate
+    from shsep.paths import SONGS_MODEL
+
+    runtimes = []
+    opened = shsep.networks.int8_runtime
+    monkeypatch.setattr(shsep.networks, "int8_runtime", lambda requested: runtimes.append(opened(requested)) or
+                        runtimes[-1])
+    clip = ["abjones_1_01"]
+    figures = [evaluate(SONGS_MODEL, clip_ids=clip, data_root=mir1k_root, workers=1, progress=False, windowing="long",
+                        precision="int8", int8_runtime=runtime).summary() for runtime in ("onnxruntime", "openvino")]
+    assert runtimes == ["onnxruntime", "openvino"]
+    for name in ("voice_gnsdr", "accompaniment_gnsdr"):
+        assert figures[0][name] == pytest.approx(figures[1][name], abs=0.05)
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--precision", "int8", "--int8-runtime", "tensorrt", "--max-clips", "1"])
+    assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
+
+
 def test_full_band_evaluation_scores_the_same_clips_on_the_other_path(mir1k_root, capsys):
     """`shsep evaluate --band full`: the shipped model, two clips; the full-band path keeps the 4-8 kHz band and
     scores above Park's path on them (both rows printed with the path named)."""

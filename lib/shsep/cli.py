@@ -118,7 +118,7 @@ def _evaluate(args) -> int:
     options = {"high_band": args.high_band, "wiener_iterations": args.wiener} if args.band == "full" else {}
     result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips,
                       args.clips, band=args.band, windowing=args.windowing, precision=args.precision,
-                      post_filter=args.post_filter, shifts=args.shifts, **options)
+                      post_filter=args.post_filter, shifts=args.shifts, int8_runtime=args.int8_runtime, **options)
     summary = result.summary()
     print(format_summary(summary))
     if args.out:

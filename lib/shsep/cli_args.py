@@ -161,7 +161,7 @@ def _add_inference_options(p, windowing: str, precision: str):
 def _add_int8_runtime_option(p):
     p.add_argument("--int8-runtime", choices=["auto", "onnxruntime", "openvino"], default="auto",  # INT8_RUNTIMES
                    help="what runs the int8 network: auto: OpenVINO where it is installed and the CPU has AMX "
-                        "(about 2.4x as fast there), else ONNX Runtime (default: auto)")
+                        "or AVX2 without AVX-512 (measured faster there), else ONNX Runtime (default: auto)")
 
 
 def _at_least_one(text: str) -> int:
@@ -189,6 +189,7 @@ def _add_evaluate(p):
                    help="park: the paper's protocol (8 kHz mono path, default); full: the full-band path, scored at 16 kHz")
     _add_full_band_options(p, channels=False)
     _add_inference_options(p, windowing="park", precision="fp32")
+    _add_int8_runtime_option(p)
     p.add_argument("--post-filter", choices=["none", "soft-mask"], default="none",  # separate.POST_FILTERS
                    help="Park's path: none: each estimate with the mixture's phase (the paper's protocol, default); "
                         "soft-mask: the voice share v / (v + a) of the mixture's STFT")
