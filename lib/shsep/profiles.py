@@ -28,9 +28,9 @@
   (``budget_batch_size``; twice the steps of 8 at the same FLOPs: +0.45 dB in the mean of two seeds' validation
   means; its warm-up kept at as many windows; docs/recipe_search.md).
 * ``songs``: the ``cpu`` recipe without the dense layers across frequency (1.42 M parameters; its budget network
-  without them too, with the same batches of 4), the shipped model for produced songs (``shsep separate``'s default): 0.4 dB behind ``cpu``
-  on MIR-1K validation, ahead of it on vocals on the development songs in each of three comparisons
-  (docs/real_songs.md).
+  without them too, with the same batches of 4), the shipped model for produced songs (``shsep separate``'s
+  default): 0.4 dB behind ``cpu`` on MIR-1K validation, ahead of it on vocals on the development songs in each
+  of three comparisons (docs/real_songs.md).
 * ``cpu-park-recipe``: the same network on Park's recipe (5000 steps of 4 real windows, ×0.2 at 80%), the
   shipped model before the recipe; per step of 4 patches on 2 cores: 24 ch +24 growth 0.53 s; 32 ch +0
   0.58 s (0.27 M params); 32 ch +16 0.78 s; 32 ch +32 1.22 s; Park's full model about 80 s.
