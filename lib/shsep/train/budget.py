@@ -24,7 +24,8 @@ from .step import WeightAverage, cropped, short_window_frames, training_step
 # run's average), so that the wall clock, validation included, stays inside the budget.
 BUDGET_SHARE = 0.93
 TIMED_STEPS = 20  # training steps timed, after 3 untimed ones, to fit a time budget
-BUDGET_DECIDES = ("steps", "decay_step", "model", "resolution_loss", "batch_size", "warmup_steps")  # set at a run's start, kept on resume
+# set at a run's start, kept on resume
+BUDGET_DECIDES = ("steps", "decay_step", "model", "resolution_loss", "batch_size", "warmup_steps")
 # Below this share of the profile's steps, the profile's budget_model is trained instead. Measured at about a third
 # of the `cpu` recipe's steps (docs/recipe_search.md, *On a CPU without native bf16*); at the full recipe the
 # profile's own network was chosen. Half is the judgement between the two.
@@ -80,7 +81,7 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
     fewer than NARROW_BELOW of the profile's steps, with the profile's budget_resolution_loss and budget_batch_size
     (where it has them; batches(config) gives that config's batch_at)."""
     started = time.perf_counter()
-    decided = [None, None, config.model, config.resolution_loss, config.batch_size, config.warmup_steps]
+    decided = [None, None, False]  # steps, seconds per step, whether the cheaper network (`budget_recipe`) trains
     if rank == 0:
         seconds_per_step = time_training_steps(model, batch_at, autocast, config)
         steps = _affordable(config, seconds_per_step, time.perf_counter() - started)
@@ -96,18 +97,17 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
             steps = steps_within_budget(cheaper, seconds_per_step, time.perf_counter() - started)
             print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step of "
                   f"{cheaper.batch_size} windows of that network, so {steps} steps", end="")
-            decided[2:] = [narrow, cheaper.resolution_loss, cheaper.batch_size, cheaper.warmup_steps]
+            decided[2] = True
         else:
             steps = _enough(config, steps, seconds_per_step)
         print(" (the profile's schedule stretched to them)")
         decided[:2] = [steps, seconds_per_step]
     if world > 1:
         dist.broadcast_object_list(decided, src=0)
-    steps, seconds_per_step, network, loss, batch_size, warmup_steps = decided
+    steps, seconds_per_step, cheaper_chosen = decided
     if config.schedule == "step":  # the staircase keeps its place in the run (Park's ×0.2 at 80 %)
         config = replace(config, decay_step=max(1, round(config.decay_step * steps / config.steps)))
-    return replace(config, steps=steps, model=network, resolution_loss=loss, batch_size=batch_size,
-                   warmup_steps=warmup_steps), seconds_per_step
+    return replace(budget_recipe(config) if cheaper_chosen else config, steps=steps), seconds_per_step
 
 
 def budget_recipe(config: TrainConfig) -> TrainConfig:
