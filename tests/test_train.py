@@ -303,6 +303,57 @@ def test_a_time_budget_fixes_the_steps_at_the_start_and_keeps_them_on_resume(mir
         torch.testing.assert_close(whole["model"][key], value, rtol=0, atol=0, msg=key)
 
 
+def test_a_time_budgets_run_fits_its_steps_again_to_its_own_pace_and_keeps_them_on_resume(mir1k_root, tmp_path,
+                                                                                          monkeypatch):
+    """At its first checkpoint after the warm-up, a budget's run takes the steps its own pace pays for: written to
+    its config and checkpoint, the same run as one told them outright, and kept on resume (the checkpoint's
+    figure wins over a config.json left behind by an interruption)."""
+    import json
+
+    import shsep.train.budget as training
+
+    config = replace(get_profile("smoke"), time_budget=500.0, checkpoint_every=2)
+    monkeypatch.setattr(training, "time_training_steps", lambda *args, **kwargs: 50.0)  # timed: 9 steps
+    monkeypatch.setattr(training, "REFIT_FROM_STEPS", 0)
+    paces = []
+    monkeypatch.setattr(training, "steps_at_pace", lambda config, *pace: paces.append(pace) or 13)
+    train(config, tmp_path / "whole", mir1k_root, progress=False)
+    (done, seconds_training, seconds_spent), = paces
+    assert done == 2 and 0 < seconds_training <= seconds_spent  # at the first checkpoint, the timing counted too
+    decided = json.loads((tmp_path / "whole" / "config.json").read_text())
+    assert (decided["steps"], decided["decay_step"]) == (13, 10)  # the staircase moves again: 7 of 9, 10 of 13
+    assert list(read_training_log(tmp_path / "whole")["step"]) == list(range(1, 14))
+    whole = read_checkpoint(tmp_path / "whole" / "checkpoint.pt")
+    train(replace(config, time_budget=0.0, steps=13, decay_step=10), tmp_path / "plain", mir1k_root, progress=False)
+    for key, value in read_checkpoint(tmp_path / "plain" / "checkpoint.pt")["model"].items():
+        torch.testing.assert_close(whole["model"][key], value, rtol=0, atol=0, msg=key)
+
+    train(config, tmp_path / "split", mir1k_root, progress=False, stop_after=5)
+    stale = json.loads((tmp_path / "split" / "config.json").read_text()) | {"steps": 9, "decay_step": 7}
+    (tmp_path / "split" / "config.json").write_text(json.dumps(stale))  # as if stopped before config.json was written
+    monkeypatch.setattr(training, "steps_at_pace", lambda *args: 20)  # a resume fits nothing again
+    train(config, tmp_path / "split", mir1k_root, resume=True, progress=False)
+    split = read_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert split["step"] == 13 and json.loads((tmp_path / "split" / "config.json").read_text())["steps"] == 13
+    for key, value in whole["model"].items():
+        torch.testing.assert_close(split["model"][key], value, rtol=0, atol=0, msg=key)
+
+
+def test_the_refit_falls_at_a_checkpoint_after_the_warm_up_and_fills_the_rest_of_the_budget():
+    from shsep.train.budget import REFIT_SHARE, refit_step, steps_at_pace
+
+    recipe = replace(get_profile("cpu"), time_budget=7200.0, steps=16509, batch_size=4, warmup_steps=1000)
+    assert refit_step(recipe) == 1000
+    assert refit_step(replace(recipe, warmup_steps=1200)) == 2000  # the next checkpoint: its pass is in the pace
+    assert refit_step(replace(recipe, warmup_steps=0, checkpoint_every=500)) == 1000  # 5 % of the steps: 825
+    assert refit_step(replace(recipe, init_trials=4)) is None  # the trials' pace is not the run's
+    assert refit_step(replace(recipe, time_budget=0.0)) is None
+    assert refit_step(get_profile("smoke")) is None  # too short to measure twice
+    # 1000 steps in 380 s, 500 s since the timing began: the rest of 97 % of 2 hours at 0.38 s per step
+    assert steps_at_pace(recipe, 1000, 380.0, 500.0) == 1000 + int((7200 * REFIT_SHARE - 500) / 0.38)
+    assert steps_at_pace(recipe, 1000, 380.0, 7100.0) == 1001  # over budget already: one more step, to end there
+
+
 def test_a_short_time_budget_trains_the_profiles_cheaper_network_and_keeps_it_on_resume(mir1k_root, tmp_path,
                                                                                            monkeypatch):
     """Where the budget buys under NARROW_BELOW of the steps, budget_model is timed and trained instead: the same

@@ -36,6 +36,7 @@ class Progress:
         self.enabled = enabled and self.total > 0
         self.stream = stream if stream is not None else sys.stderr
         self.terminal = self.stream.isatty() if terminal is None else terminal
+        self.every_fraction = every_fraction
         self.every_units = max(1, round(every_fraction * self.total))
         self.every_seconds = every_seconds
         self.milestone_lines = milestone_lines
@@ -65,6 +66,15 @@ class Progress:
                 self.bar.write(self.line(), file=self.stream)
         elif self.done < self.total and (reached or time.monotonic() - self.last_time >= self.every_seconds):
             self._write(self.line())
+
+    def set_total(self, total: int) -> None:
+        """A new total, counted from here on (a time budget's steps fitted again mid-run)."""
+        self.total = int(total)
+        self.every_units = max(1, round(self.every_fraction * self.total))
+        self.last_milestone = self.done // self.every_units
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
 
     def line(self) -> str:
         """One line: description, done/total (percent), elapsed, remaining, the caller's figures."""

@@ -6,6 +6,12 @@ written to the run's config.json and kept on resume. The same timing gives every
 Where the budget buys fewer than NARROW_BELOW of the profile's steps (a CPU without native bf16 trains the `cpu`
 profile in fp32 at about half the speed), a profile with a `budget_model` trains that cheaper network instead, for
 the steps its own timing buys: at the same training compute a narrower network for more steps scored higher.
+
+Twenty timed steps are a small sample: on a 2-core AVX2 EPYC they ran 10 % slower than the run that followed, and
+17 of the 120 minutes went unspent. So a long run fits its steps once more (`refit_to_pace`) at its first checkpoint
+after its warm-up, from its own pace so far (wall clock, checkpoints and validation included). The learning rate
+up to there does not depend on the run's length (a warm-up, or a staircase before its first decay), so the run is
+the one told those steps from the start.
 """
 from __future__ import annotations
 
@@ -24,8 +30,13 @@ from .step import WeightAverage, cropped, short_window_frames, training_step
 # run's average), so that the wall clock, validation included, stays inside the budget.
 BUDGET_SHARE = 0.93
 TIMED_STEPS = 20  # training steps timed, after 3 untimed ones, to fit a time budget
-# set at a run's start, kept on resume
+# set at a run's start (the steps again at its refit), kept on resume
 BUDGET_DECIDES = ("steps", "decay_step", "model", "resolution_loss", "batch_size", "warmup_steps")
+# The share of the budget a run's refit fills (`refit_to_pace`): its pace already holds checkpoints and validation,
+# so only drift is left to cover (the 2-hour AVX2 run's steps ran 6 % faster late than early).
+REFIT_SHARE = 0.97
+REFIT_FROM_STEPS = 1000  # runs decided with fewer steps keep their timed steps (too short for a second measure)
+REFIT_AFTER = 0.05  # the refit falls at the warm-up's end, or after this share of the steps if that is later
 # Below this share of the profile's steps, the profile's budget_model is trained instead. Measured at about a third
 # of the `cpu` recipe's steps (docs/recipe_search.md, *On a CPU without native bf16*); at the full recipe the
 # profile's own network was chosen. Half is the judgement between the two.
@@ -125,3 +136,41 @@ def _affordable(config: TrainConfig, seconds_per_step: float, seconds_spent: flo
     short for the profile's network may still fit a cheaper one."""
     affordable = int((config.time_budget * BUDGET_SHARE - seconds_spent) / seconds_per_step)
     return affordable - (config.init_trials - 1) * config.trial_steps
+
+
+def refit_step(config: TrainConfig) -> int | None:
+    """The step at which a time budget's run fits its steps to its own pace: the first checkpoint at or after the
+    warm-up's end and REFIT_AFTER of the steps, so that the pace holds a checkpoint (and validation) pass; None
+    where the run is too short for it (REFIT_FROM_STEPS, or no such checkpoint before its last step) or screens
+    initial weights (whose trials' pace is not the run's)."""
+    if not config.time_budget or config.steps < REFIT_FROM_STEPS or config.init_trials > 1:
+        return None
+    earliest = max(config.warmup_steps, round(REFIT_AFTER * config.steps), 1)
+    step = -(-earliest // config.checkpoint_every) * config.checkpoint_every
+    return step if step < config.steps else None
+
+
+def steps_at_pace(config: TrainConfig, step: int, seconds_training: float, seconds_spent: float) -> int:
+    """The steps REFIT_SHARE of config.time_budget pays for, `step` of them done: the rest of the budget (it has
+    spent seconds_spent since its timing began) at the run's pace, step / seconds_training (wall clock since the
+    first step, checkpoints and validation included). At least one more step."""
+    seconds_left = config.time_budget * REFIT_SHARE - seconds_spent
+    return step + max(1, int(seconds_left * step / seconds_training))
+
+
+def refit_to_pace(config: TrainConfig, step: int, seconds_training: float, seconds_spent: float, rank: int,
+                  world: int) -> TrainConfig:
+    """config with the steps `steps_at_pace` gives (the main process's figure under torchrun); a staircase's
+    decay step moves with them."""
+    decided = [None]
+    if rank == 0:
+        decided[0] = steps_at_pace(config, step, seconds_training, seconds_spent)
+        print(f"time budget {config.time_budget:g} s: {seconds_training / step:.3f} s per step over the run's first "
+              f"{step} steps, checkpoints and validation included, so {decided[0]} steps in all "
+              f"(timed at the start: {config.steps})", flush=True)
+    if world > 1:
+        dist.broadcast_object_list(decided, src=0)
+    steps = decided[0]
+    if config.schedule == "step":
+        return replace(config, steps=steps, decay_step=max(1, round(config.decay_step * steps / config.steps)))
+    return replace(config, steps=steps)

@@ -77,8 +77,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         dist.broadcast_object_list(choice, src=0)
         precision = choice[0]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
-    seconds_per_step = None
+    seconds_per_step, refit_at = None, None
     if config.time_budget and not budget_decided:
+        budget_started = time.perf_counter()
         trained = config.model
         config, seconds_per_step = budget.fit_to_budget(
             config, model, batch_at, autocast, rank, world, build=lambda network: _placed(build_model(network), device),
@@ -87,6 +88,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
             model, optimizer, average = _fresh_model(config, device)
             net, batch_at = _place(model, data, config, device, rank, world)
         last_step = config.steps if stop_after is None else min(config.steps, stop_after)
+        refit_at = budget.refit_step(config)
         if main_process:
             write_config(out_dir, config)
     chosen_seed = initial_weights_seed(config)
@@ -113,8 +115,18 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
                    unit="steps", every_fraction=0.05, milestone_lines=True, enabled=report)
 
     started = time.time()
+    first_step_at, first_step = time.perf_counter(), step
     model.train()
     while step < last_step:
+        if step == refit_at:  # the budget's steps, fitted again to the run's own pace (its checkpoint passes too)
+            config = budget.refit_to_pace(config, step - first_step, time.perf_counter() - first_step_at,
+                                          time.perf_counter() - budget_started, rank, world)
+            last_step = config.steps if stop_after is None else min(config.steps, stop_after)
+            bar.set_total(config.steps)
+            if main_process:  # the checkpoint first: a resume trusts it (`_budget_decided_before`)
+                save_checkpoint(checkpoint_path, average.model if average is not None else model, optimizer, step,
+                                config, training_model=model if average is not None else None)
+                write_config(out_dir, config)
         lr = learning_rate_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -205,11 +217,17 @@ def _distributed() -> tuple[int, int]:
 
 
 def _budget_decided_before(config: TrainConfig, out_dir: Path, resume: bool) -> tuple[TrainConfig, bool]:
-    """On resume, a time budget's steps and network are the ones decided at the run's start (its config.json)."""
-    if config.time_budget and resume and (out_dir / CONFIG_NAME).is_file():
+    """On resume, a time budget's steps and network are the ones the run decided: its checkpoint's, else (a run
+    stopped before its first checkpoint) its config.json's."""
+    if not (config.time_budget and resume):
+        return config, False
+    if (out_dir / CHECKPOINT_NAME).is_file():
+        saved = TrainConfig.from_dict(config.to_dict() | read_checkpoint(out_dir / CHECKPOINT_NAME)["config"])
+    elif (out_dir / CONFIG_NAME).is_file():
         saved = TrainConfig.from_dict(json.loads((out_dir / CONFIG_NAME).read_text()))
-        return replace(config, **{name: getattr(saved, name) for name in budget.BUDGET_DECIDES}), True
-    return config, False
+    else:
+        return config, False
+    return replace(config, **{name: getattr(saved, name) for name in budget.BUDGET_DECIDES}), True
 
 
 def _fresh_model(config: TrainConfig, device):

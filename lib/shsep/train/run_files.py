@@ -28,8 +28,9 @@ CONFIG_NAME = "config.json"
 
 
 def write_config(out_dir: Path, config: TrainConfig) -> None:
-    """The run's config.json (a time budget's decided steps included)."""
-    (out_dir / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    """The run's config.json (a time budget's decided steps included), written atomically."""
+    with atomic_path(out_dir / CONFIG_NAME) as temporary:
+        temporary.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
 
 def write_run_info(out_dir: Path, precision: str, device, clips, validation_clips, init_seed: int) -> None:
