@@ -186,3 +186,21 @@ def test_progress_on_a_terminal_draws_a_bar_and_training_keeps_milestone_lines()
     import re
 
     assert len(re.findall(r"train: \d+/100 steps \(\d+ %\)", text)) == 19  # whole lines at 5 %, 10 %, ... 95 %
+
+
+def test_progress_takes_a_new_total_mid_run():
+    """A time budget's steps fitted again mid-run: the lines count to the new total, a milestone every 5 % of it."""
+    log = io.StringIO()
+    progress = Progress(100, "train", unit="steps", every_fraction=0.05, stream=log, terminal=False,
+                        every_seconds=1e9)
+    progress.update(10)
+    progress.set_total(200)
+    progress.update(10)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("train: 10/100 steps (10 %)")
+    assert lines[-1].startswith("train: 20/200 steps (10 %)")  # 5 % of the new total: every 10 steps
+    screen = io.StringIO()
+    bar = Progress(100, "train", unit="steps", stream=screen, terminal=True)
+    bar.set_total(200)
+    assert bar.bar.total == 200
+    bar.close()

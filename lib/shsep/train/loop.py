@@ -124,8 +124,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
             last_step = config.steps if stop_after is None else min(config.steps, stop_after)
             bar.set_total(config.steps)
             if main_process:  # the checkpoint first: a resume trusts it (`_budget_decided_before`)
-                save_checkpoint(checkpoint_path, average.model if average is not None else model, optimizer, step,
-                                config, training_model=model if average is not None else None)
+                _save_run_checkpoint(checkpoint_path, model, average, optimizer, step, config)
                 write_config(out_dir, config)
         lr = learning_rate_at(step, config)
         for group in optimizer.param_groups:
@@ -140,12 +139,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         bar.update(1, loss=f"{sum(stack_values):.4f}", lr=f"{lr:.1e}")
         out_of_time = deadline is not None and time.time() >= deadline
         if step % config.checkpoint_every == 0 or step == last_step or out_of_time:
-            separating_model = average.model if average is not None else model
-            save_checkpoint(checkpoint_path, separating_model, optimizer, step, config,
-                            training_model=model if average is not None else None)
+            _save_run_checkpoint(checkpoint_path, model, average, optimizer, step, config)
             paused = time.time()
             if validation is not None:
-                validation.score(step, separating_model, checkpoint_path)
+                validation.score(step, average.model if average is not None else model, checkpoint_path)
             if on_checkpoint is not None:
                 on_checkpoint(step, model)
             model.train()
@@ -250,6 +247,13 @@ def _placed(model, device):
     return model.to(memory_format=torch.channels_last) if _channels_last(device) else model
 
 
+def _save_run_checkpoint(path: Path, model, average, optimizer, step: int, config: TrainConfig) -> None:
+    """The run's checkpoint: the weights it separates with (the average's, where it keeps one) and the state to
+    resume from."""
+    save_checkpoint(path, average.model if average is not None else model, optimizer, step, config,
+                    training_model=model if average is not None else None)
+
+
 def _open_run_folder(out_dir: Path, config, resume: bool, model, average, optimizer, main_process: bool) -> int:
     """Load the run's checkpoint on resume, or start a fresh folder (refusing to overwrite a run); the step."""
     checkpoint_path = out_dir / CHECKPOINT_NAME
@@ -304,8 +308,7 @@ def _continue_the_best_trial(config, out_dir, data_root, device, precision, prog
     if world > 1:
         dist.barrier()  # every process has read the chosen trial before it is removed
     if rank == 0:
-        save_checkpoint(out_dir / CHECKPOINT_NAME, average.model if average is not None else model, optimizer, step,
-                        config, training_model=model if average is not None else None)
+        _save_run_checkpoint(out_dir / CHECKPOINT_NAME, model, average, optimizer, step, config)
         screening.adopt_trial_log(out_dir, chosen_dir)
         for trial_checkpoint in (out_dir / screening.TRIALS_DIR).glob(f"*/{CHECKPOINT_NAME}"):
             trial_checkpoint.unlink()  # the run's own checkpoint now holds the winner
