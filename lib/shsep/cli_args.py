@@ -37,8 +37,9 @@ def _add_train(p):
     p.add_argument("--time-budget", type=duration, metavar="DURATION",
                    help="train for what fits this much time on this machine (e.g. 2h, 90m, 7200): the steps are "
                         "timed at the start, fitted again to the run's own pace at its first checkpoint after the "
-                        "warm-up, and the profile's schedule is stretched or shrunk to them (--steps ignored); where they are under half the profile's, its cheaper network trains instead (for "
-                        "cpu: 16 channels +16, without the spectral loss)")
+                        "warm-up, and the profile's schedule is stretched or shrunk to them (--steps ignored); "
+                        "where they are under half the profile's, its cheaper network trains instead (for cpu: 16 "
+                        "channels +16, without the spectral loss)")
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--target", choices=list(TARGETS))
     p.add_argument("--loss", choices=list(LOSSES), help="l1 on magnitudes (Park's) or on log-compressed magnitudes")

@@ -33,10 +33,11 @@ TIMED_STEPS = 20  # training steps timed, after 3 untimed ones, to fit a time bu
 # set at a run's start (the steps again at its refit), kept on resume
 BUDGET_DECIDES = ("steps", "decay_step", "model", "resolution_loss", "batch_size", "warmup_steps")
 # The share of the budget a run's refit fills (`refit_to_pace`): its pace already holds checkpoints and validation,
-# so only drift is left to cover (the 2-hour AVX2 run's steps ran 6 % faster late than early).
+# so only drift is left to cover (a few per cent either way in two 2-hour AVX2 runs: 6 % faster late than early in
+# one, 2 % slower after the refit in the other).
 REFIT_SHARE = 0.97
 REFIT_FROM_STEPS = 1000  # runs decided with fewer steps keep their timed steps (too short for a second measure)
-REFIT_AFTER = 0.05  # the refit falls at the warm-up's end, or after this share of the steps if that is later
+REFIT_AFTER = 0.05  # the refit waits for the warm-up's end and at least this share of the steps (`refit_step`)
 # Below this share of the profile's steps, the profile's budget_model is trained instead. Measured at about a third
 # of the `cpu` recipe's steps (docs/recipe_search.md, *On a CPU without native bf16*); at the full recipe the
 # profile's own network was chosen. Half is the judgement between the two.
