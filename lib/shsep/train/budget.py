@@ -117,9 +117,7 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
     if world > 1:
         dist.broadcast_object_list(decided, src=0)
     steps, seconds_per_step, cheaper_chosen = decided
-    if config.schedule == "step":  # the staircase keeps its place in the run (Park's ×0.2 at 80 %)
-        config = replace(config, decay_step=max(1, round(config.decay_step * steps / config.steps)))
-    return replace(budget_recipe(config) if cheaper_chosen else config, steps=steps), seconds_per_step
+    return _with_steps(budget_recipe(config) if cheaper_chosen else config, steps), seconds_per_step
 
 
 def budget_recipe(config: TrainConfig) -> TrainConfig:
@@ -171,7 +169,12 @@ def refit_to_pace(config: TrainConfig, step: int, seconds_training: float, secon
               f"(timed at the start: {config.steps})", flush=True)
     if world > 1:
         dist.broadcast_object_list(decided, src=0)
-    steps = decided[0]
+    return _with_steps(config, decided[0])
+
+
+def _with_steps(config: TrainConfig, steps: int) -> TrainConfig:
+    """config stretched or shrunk to `steps`: a staircase keeps its decay at the same place in the run (Park's ×0.2
+    at 80 %); a cosine already ends at the last step."""
     if config.schedule == "step":
-        return replace(config, steps=steps, decay_step=max(1, round(config.decay_step * steps / config.steps)))
+        config = replace(config, decay_step=max(1, round(config.decay_step * steps / config.steps)))
     return replace(config, steps=steps)
