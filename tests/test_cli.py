@@ -55,6 +55,29 @@ def test_cli_network_choices_match_the_library():
     assert list(_argument_choices("train")["precision"]) == list(TRAINING_PRECISIONS)
 
 
+def _argument_defaults(command: str) -> dict:
+    subcommand = cli_args.build_parser([command])._subparsers._group_actions[0].choices[command]
+    return {a.dest: a.default for a in subcommand._actions}
+
+
+def test_the_song_commands_give_the_voice_its_gain_for_songs_and_evaluate_keeps_the_networks_masks():
+    from shsep.masking import DEFAULT_VOICE_GAIN, SONGS_VOICE_GAIN
+
+    assert SONGS_VOICE_GAIN != DEFAULT_VOICE_GAIN == 1
+    assert _argument_defaults("separate")["voice_gain"] == SONGS_VOICE_GAIN
+    assert _argument_defaults("evaluate-musdb")["voice_gain"] == SONGS_VOICE_GAIN
+    assert _argument_defaults("evaluate")["voice_gain"] == DEFAULT_VOICE_GAIN
+
+
+@pytest.mark.parametrize("command", ["separate x.wav", "evaluate-musdb x"])
+def test_a_voice_gain_that_is_not_positive_is_refused_by_the_parser(command, capsys):
+    for bad, message in (("0", "must be a positive number, not 0"), ("-1", "must be a positive number, not -1"),
+                         ("inf", "must be a positive number, not inf"), ("two", "a number is needed, not 'two'")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(command.split() + ["--voice-gain", bad])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["separate x.wav", "evaluate"])
 def test_shifts_below_one_are_refused_by_the_parser(command, capsys):
     for bad, message in (("0", "must be at least 1, not 0"), ("two", "a whole number is needed, not 'two'")):

@@ -11,6 +11,7 @@ import torch
 
 from shsep import cli, musdb
 from shsep.audio import AudioError
+from shsep.masking import SONGS_VOICE_GAIN
 from shsep.separate import Stems
 
 RATE = 22050
@@ -48,9 +49,10 @@ class Oracle:
     """A stand-in separator that returns the true stems with a little noise (an exact estimate's SDR is infinite)."""
 
     def __init__(self, truth):
-        self.truth = truth
+        self.truth, self.options = truth, []
 
     def separate_full_band(self, audio, rate, **options):
+        self.options.append(options)
         vocals, rest = self.truth[round(float(np.abs(audio).sum()), 2)]
         noise = np.random.default_rng(0).standard_normal(rest.shape).astype(np.float32)
         return Stems(rest + 0.01 * noise, vocals + 0.001 * noise)
@@ -74,7 +76,11 @@ def test_both_layouts_are_read_and_an_exact_separation_scores_high(tmp_path):
         np.testing.assert_allclose(audio.accompaniment, expected, atol=1e-5)  # the other stems' sum
         np.testing.assert_allclose(audio.vocals, parts["vocals"], atol=1e-5)
         truth[round(float(np.abs(audio.mixture).sum()), 2)] = (audio.vocals, audio.accompaniment)
-    per_track = musdb.evaluate_tracks(Oracle(truth), tracks, progress=False)
+    oracle = Oracle(truth)
+    per_track = musdb.evaluate_tracks(oracle, tracks, progress=False)
+    assert oracle.options == [{"voice_gain": SONGS_VOICE_GAIN}] * 2  # separated as `shsep separate` does
+    musdb.evaluate_tracks(oracle, tracks[:1], progress=False, voice_gain=1.0, high_band="zero")
+    assert oracle.options[-1] == {"voice_gain": 1.0, "high_band": "zero"}
     assert list(per_track["frames"]) == [3, 3]
     assert (per_track["vocals_sdr"] > 30).all() and (per_track["accompaniment_sdr"] > 20).all()
     summary = musdb.summarise_tracks(per_track)

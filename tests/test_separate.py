@@ -5,6 +5,7 @@ import torch
 
 from shsep.checkpoints import CheckpointError
 from shsep.data import DataError, get_clip, load_sources
+from shsep.masking import SONGS_VOICE_GAIN
 from shsep.models import ModelConfig, build_model
 from shsep.predict import separate_file
 from shsep.separate import Separator
@@ -294,8 +295,39 @@ def test_full_band_stems_do_not_depend_on_the_block_length(tmp_path, shipped_sep
     np.testing.assert_allclose(read["blocks"], read["whole"], atol=1e-5)
     assert np.abs(read["segments"] - read["whole"]).max() > 1e-3
     decoded = sf.read(path, dtype="float32", always_2d=True)[0].T  # the file holds 16-bit samples
-    in_memory = shipped_separator.separate_full_band(decoded, rate)  # what `evaluate` and `evaluate-musdb` score
+    # what `evaluate-musdb` scores (and `evaluate --band full`, with its own voice gain)
+    in_memory = shipped_separator.separate_full_band(decoded, rate, voice_gain=SONGS_VOICE_GAIN)
     np.testing.assert_allclose(read["whole"], in_memory.voice.T, atol=1e-5)
+
+
+def test_the_voice_gain_scales_the_voice_estimate_in_the_mask(mir1k_root, tiny_separator):
+    """A gain g turns the soft mask m = v / (v + a) into g·v / (g·v + a), the high band's too (band-ratio reads
+    the same estimates); gain 1 is the network's own mask, and a gain that is not positive is refused."""
+    low = load_sources(get_clip("abjones_1_01", mir1k_root)).mixture[:16000:2]  # 1 s, near enough 8 kHz
+    mask, high = tiny_separator.low_rate_masks(low, voice_gain=1.0)
+    doubled, doubled_high = tiny_separator.low_rate_masks(low, voice_gain=2.0)
+    np.testing.assert_allclose(doubled, 2 * mask / (1 + mask), atol=1e-4)
+    np.testing.assert_allclose(doubled_high, 2 * high / (1 + high), atol=1e-4)
+    assert (doubled >= mask - 1e-6).all() and (doubled > mask + 1e-3).any()
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="the voice gain is a positive number"):
+            tiny_separator.low_rate_masks(low, voice_gain=bad)
+
+
+def test_a_file_is_separated_with_the_voice_gain_for_songs_and_a_bad_gain_writes_nothing(tmp_path, tiny_separator,
+                                                                                         mir1k_root):
+    from shsep.data import stereo_song
+
+    song = stereo_song(["abjones_1_01"], 16000, mir1k_root).mixture[:, :16000]
+    path = write(tmp_path / "song.wav", song.T, 16000)
+    decoded = sf.read(path, dtype="float32", always_2d=True)[0].T
+    written = sf.read(separate_file(tiny_separator, path, tmp_path / "out", progress=False).stems.voice)[0].T
+    for gain, same in ((SONGS_VOICE_GAIN, True), (1.0, False)):
+        in_memory = tiny_separator.separate_full_band(decoded, 16000, voice_gain=gain).voice
+        assert np.allclose(written, in_memory, atol=1e-5) == same
+    with pytest.raises(ValueError, match="the voice gain is a positive number"):
+        separate_file(tiny_separator, path, tmp_path / "bad", voice_gain=0.0, progress=False)
+    assert not (tmp_path / "bad").exists()
 
 
 class _RecordingNetwork:

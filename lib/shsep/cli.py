@@ -100,7 +100,8 @@ def _separate(args) -> int:
             try:
                 result = separate_file(separator, path, args.out, band=args.band, stems=tuple(args.stems),
                                        file_format=args.file_format, channels=args.channels,
-                                       high_band=args.high_band, wiener_iterations=args.wiener)
+                                       high_band=args.high_band, wiener_iterations=args.wiener,
+                                       voice_gain=args.voice_gain)
             except AudioError as error:  # one unreadable file does not stop the others
                 print(f"shsep separate: error: {error}", file=sys.stderr)
                 failed += 1
@@ -115,7 +116,8 @@ def _evaluate(args) -> int:
     from .evaluate import evaluate
     from .metrics import format_summary
 
-    options = {"high_band": args.high_band, "wiener_iterations": args.wiener} if args.band == "full" else {}
+    options = {"high_band": args.high_band, "wiener_iterations": args.wiener,
+               "voice_gain": args.voice_gain} if args.band == "full" else {}
     result = evaluate(args.checkpoint, args.split, args.data_root, args.evaluator, args.workers, args.max_clips,
                       args.clips, band=args.band, windowing=args.windowing, precision=args.precision,
                       post_filter=args.post_filter, shifts=args.shifts, int8_runtime=args.int8_runtime, **options)
@@ -138,10 +140,11 @@ def _evaluate_musdb(args) -> int:
                                           precision=args.precision, shifts=args.shifts,
                                           int8_runtime=args.int8_runtime)
     per_track = evaluate_tracks(separator, tracks, channels=args.channels, high_band=args.high_band,
-                                wiener_iterations=args.wiener)
+                                wiener_iterations=args.wiener, voice_gain=args.voice_gain)
     summary = summarise_tracks(per_track) | {"path": str(args.path), "windowing": args.windowing,
                                              "precision": separator.precision, "wiener": args.wiener,
-                                             "channels": args.channels, "high_band": args.high_band}
+                                             "channels": args.channels, "high_band": args.high_band,
+                                             "voice_gain": args.voice_gain}
     print(per_track[["track", "vocals_sdr", "accompaniment_sdr"]].to_string(index=False, float_format="%.2f"))
     print(format_track_summary(summary))
     if args.out:

@@ -29,7 +29,7 @@ def separate_and_score(separator, sources, evaluator: str = "fast_bss_eval", ban
     """Separate one clip's mono mixture on one path and score it against its references (see `score_estimates`).
 
     cache: reuse the mixture's SDR from earlier runs; full_band_options go to `Separator.separate_full_band`
-    (high_band, wiener_iterations).
+    (high_band, wiener_iterations, voice_gain).
     """
     if band == "park":
         stems = separator.separate(sources.mixture, sources.sample_rate)

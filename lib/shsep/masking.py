@@ -25,6 +25,18 @@ HIGH_BAND = {
     "zero": "no voice above 4 kHz: the whole high band goes to the accompaniment",
 }
 DEFAULT_HIGH_BAND = "band-ratio"
+# The voice estimate's gain in the soft mask, g·v / (g·v + a). 1 keeps the network's own masks, right for MIR-1K's
+# mixtures, whose voice is as loud as its accompaniment. On produced songs, where the voice is quieter and the
+# backing denser, those masks keep too little of the voice; `shsep separate` and `shsep evaluate-musdb` give it
+# SONGS_VOICE_GAIN, measured on the development songs (docs/real_songs.md).
+DEFAULT_VOICE_GAIN = 1.0
+SONGS_VOICE_GAIN = 2.0
+
+
+def check_voice_gain(voice_gain: float) -> None:
+    """A clear error for a voice gain that is not a positive, finite number."""
+    if not (isinstance(voice_gain, (int, float)) and np.isfinite(voice_gain) and voice_gain > 0):
+        raise ValueError(f"the voice gain is a positive number (1: the network's own masks), not {voice_gain!r}")
 
 
 def voice_mask(accompaniment: np.ndarray, voice: np.ndarray, eps: float = EPS) -> np.ndarray:

@@ -132,9 +132,12 @@ def score_track(audio: TrackAudio, vocals: np.ndarray, accompaniment: np.ndarray
 
 
 def evaluate_tracks(separator, tracks: list[Track], progress: bool = True, **full_band_options) -> pd.DataFrame:
-    """Separate each track as `shsep separate` does (full band, its own rate and channels) and score it."""
+    """Separate each track as `shsep separate` does (full band, its own rate and channels, the voice gain for
+    produced songs unless full_band_options give another) and score it."""
+    from .masking import SONGS_VOICE_GAIN
     from .progress import progress_over
 
+    full_band_options = {"voice_gain": SONGS_VOICE_GAIN} | full_band_options
     rows = []
     for track in progress_over(tracks, description="evaluate-musdb", unit="tracks", enabled=progress):
         audio = read_track(track)

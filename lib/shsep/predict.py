@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import AudioError, AudioReader, StemWriter, ensure_writable_dir
-from .masking import DEFAULT_HIGH_BAND, HIGH_BAND, native_grid
+from .masking import DEFAULT_HIGH_BAND, HIGH_BAND, SONGS_VOICE_GAIN, check_voice_gain, native_grid
 from .separate import CHANNEL_MODES, Separator, Stems, analysed_signals
 from .spectrogram import FrontEnd, StreamResampler, resampled_length
 from .stages import timed
@@ -73,11 +73,13 @@ class SeparatedFile:
 def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: str | os.PathLike,
                   band: str = "full", stems: tuple[str, ...] = STEM_NAMES, file_format: str = "wav",
                   channels: str = "downmix", high_band: str = DEFAULT_HIGH_BAND, wiener_iterations: int = 0,
+                  voice_gain: float = SONGS_VOICE_GAIN,
                   block_seconds: float = 60.0, margin_seconds: float = 4.0, segment_seconds: float = 600.0,
                   progress: bool = True) -> SeparatedFile:
     """Separate one audio file into ``<name>_voice.<format>`` and/or ``<name>_accompaniment.<format>`` in out_dir.
 
-    channels, high_band and wiener_iterations are the full-band path's options (`Separator.separate_full_band`).
+    channels, high_band, wiener_iterations and voice_gain are the full-band path's options
+    (`Separator.separate_full_band`); voice_gain defaults to the one for produced songs (`masking.SONGS_VOICE_GAIN`).
     """
     if band not in BANDS:
         raise ValueError(f"band must be one of {BANDS}, not {band!r}")
@@ -90,6 +92,7 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
         raise ValueError(f"channels must be one of {CHANNEL_MODES}, not {channels!r}")
     if wiener_iterations < 0:
         raise ValueError(f"Wiener iterations must be 0 (off) or more, not {wiener_iterations}")
+    check_voice_gain(voice_gain)
     input_path = Path(input_path)
     out_dir = ensure_writable_dir(out_dir)
     with AudioReader(input_path) as reader:
@@ -105,7 +108,7 @@ def separate_file(separator: Separator, input_path: str | os.PathLike, out_dir: 
             low_first, low_stop = layout.low_range(0)  # the network's first windows: prepared while decoding
             separator.warm_up(low_stop - low_first)
             analysed = _low_rate_signals(separator, reader, channels, block_seconds)
-            blocks = _full_band_blocks(separator, reader, analysed, high_band, wiener_iterations, layout)
+            blocks = _full_band_blocks(separator, reader, analysed, high_band, wiener_iterations, voice_gain, layout)
         else:
             blocks = _park_blocks(separator, reader, block_seconds, margin_seconds)
         _write_blocks(blocks, paths, rate, out_channels, file_format, progress, input_path.name)
@@ -229,7 +232,7 @@ class _FullBandLayout:
 
 
 def _full_band_blocks(separator: Separator, reader: AudioReader, analysed: list[np.ndarray], high_band: str,
-                      wiener_iterations: int, layout: _FullBandLayout):
+                      wiener_iterations: int, voice_gain: float, layout: _FullBandLayout):
     """The full-band path. The network runs once over each segment of the low-rate signals (the whole file up
     to the segment length; longer files in segments with some seconds of context each side), and the
     masks are applied to the input in blocks at its own rate. Blocks start on the native STFT's hop grid with
@@ -243,7 +246,7 @@ def _full_band_blocks(separator: Separator, reader: AudioReader, analysed: list[
     for segment_start in range(0, total, segment):
         low_first, low_stop = layout.low_range(segment_start)
         masks = None  # the last segment's masks go before this one's are made
-        masks = [separator.low_rate_masks(signal[low_first:low_stop], scale, high_band)
+        masks = [separator.low_rate_masks(signal[low_first:low_stop], scale, high_band, voice_gain)
                  for signal, scale in zip(analysed, scales)]
         for start in range(segment_start, min(total, segment_start + segment), block):
             stop, context_start = min(total, start + block), max(0, start - margin)

@@ -229,12 +229,16 @@ class Separator:
         voice *= scale
         return accompaniment, voice
 
-    def low_rate_masks(self, low: np.ndarray, scale: float | None = None,
-                       high_band: str = masking.DEFAULT_HIGH_BAND) -> tuple[np.ndarray, np.ndarray]:
+    def low_rate_masks(self, low: np.ndarray, scale: float | None = None, high_band: str = masking.DEFAULT_HIGH_BAND,
+                       voice_gain: float = masking.DEFAULT_VOICE_GAIN) -> tuple[np.ndarray, np.ndarray]:
         """A mono signal already at the front end's rate → its soft voice mask (bins, frames) and the mask's
-        values above the modelled band (frames,): what `apply_masks` carries onto the input's own grid."""
+        values above the modelled band (frames,): what `apply_masks` carries onto the input's own grid.
+        voice_gain multiplies the voice estimate before the mask is formed (`masking.DEFAULT_VOICE_GAIN`)."""
+        masking.check_voice_gain(voice_gain)
         accompaniment, voice = self._estimates(np.abs(self._analyse_low_rate(low)[1]), scale)
         with timed("masks"):
+            if voice_gain != 1:
+                voice *= voice_gain
             mask = masking.voice_mask(accompaniment, voice)
             return mask, masking.high_band_mask(mask, accompaniment, voice, self.front_end, high_band)
 
@@ -260,13 +264,13 @@ class Separator:
 
     def separate_full_band(self, audio: np.ndarray, sample_rate: int, scale: float | Sequence[float] | None = None,
                            channels: str = "downmix", high_band: str = masking.DEFAULT_HIGH_BAND,
-                           wiener_iterations: int = 0) -> "Stems":
+                           wiener_iterations: int = 0, voice_gain: float = masking.DEFAULT_VOICE_GAIN) -> "Stems":
         """The full-band path: (channels, samples) or (samples,) at any rate → Stems of the same shape and rate.
 
         The network analyses the downmix (one mask for every channel, `channels="downmix"`) or each channel
         (`"per-channel"`, one network pass each); its estimates become a soft voice mask applied to the
         input's own STFT (see `masking`). voice + accompaniment equals the input up to rounding.
-        scale: one value, or one per analysed signal (see `estimate_magnitudes`).
+        scale: one value, or one per analysed signal (see `estimate_magnitudes`); voice_gain: see `low_rate_masks`.
         """
         audio = np.asarray(audio, dtype=np.float32)
         multichannel = audio.ndim == 2
@@ -280,7 +284,7 @@ class Separator:
         for signal, signal_scale in zip(signals, scales):
             with timed("resample"):
                 low = resample(signal, sample_rate, self.front_end.sample_rate)
-            masks.append(self.low_rate_masks(low, signal_scale, high_band))
+            masks.append(self.low_rate_masks(low, signal_scale, high_band, voice_gain))
         stems = self.apply_masks(audio, sample_rate, masks, wiener_iterations)
         return stems if multichannel else Stems(stems.accompaniment[0], stems.voice[0])
 
