@@ -198,7 +198,7 @@ def test_every_data_lever_is_an_option_a_batch_argument_and_a_logged_column():
     assert set(AUGMENTATION_FIELDS) <= set(inspect.signature(TrainingBatches).parameters)
     assert set(get_profile("cpu").augmentation()) == set(AUGMENTATION_FIELDS)
     assert LOGGED_LEVERS == ("remix", "voice_shift", "voice_formants", "equaliser_db", "reverb", "compression",
-                            "accompaniment_shift")
+                            "accompaniment_shift", "accompaniment_layers")
     assert set(LOGGED_LEVERS) <= set(AUGMENTATION_FIELDS) <= set(TrainConfig.__dataclass_fields__)
     for lever in LOGGED_LEVERS:
         argv = ["train", f"--{lever.replace('_', '-')}", "0.5"]

@@ -204,6 +204,30 @@ def test_remixes_with_shifted_accompaniments(few_clips):
         TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, accompaniment_shift=0.5, progress=False)
 
 
+def test_remixes_with_layered_accompaniments(few_clips):
+    """Every remix's accompaniment gets a second clip's, at its own gain: more accompaniment against the same
+    voices, drawn after every older lever (the voices are the ones drawn without the lever)."""
+    plain = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, progress=False)
+    layered = TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, accompaniment_layers=1.0,
+                              progress=False)
+    mixture, accompaniment, voice = layered.batch(0, 8)
+    plain_mixture, plain_accompaniment, plain_voice = plain.batch(0, 8)
+    assert float(mixture.max()) <= 1.0 + 1e-6
+    # each patch's voice share falls
+    voice_share = lambda acc, voc: (voc ** 2).sum(dim=(1, 2)) / ((acc ** 2).sum(dim=(1, 2)) + (voc ** 2).sum(dim=(1, 2)))
+    assert (voice_share(accompaniment, voice) < voice_share(plain_accompaniment, plain_voice) + 1e-6).all()
+    assert float(voice_share(accompaniment, voice).mean()) < 0.8 * float(voice_share(plain_accompaniment,
+                                                                                      plain_voice).mean())
+    for layered_voice, plain_voice_element in zip(voice, plain_voice):  # the same voice, scaled as a whole
+        ratio = (layered_voice / plain_voice_element.clamp_min(1e-12))[plain_voice_element > 1e-4]
+        assert float(ratio.max() - ratio.min()) < 1e-3 * float(ratio.max())
+    torch.testing.assert_close(layered.batch(3, 2)[1], accompaniment[3:5])  # deterministic in the draw index
+    with pytest.raises(ValueError, match="need remix > 0"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, accompaniment_layers=0.5, progress=False)
+    with pytest.raises(ValueError, match="accompaniment_layers is a probability"):
+        TrainingBatches(few_clips, PARK, "uniform", seed=3, remix=1.0, accompaniment_layers=1.5, progress=False)
+
+
 def test_a_random_room_is_a_direct_sound_and_a_decaying_tail_at_its_stated_ratio():
     history = reverb_history(PARK)
     assert history == 79  # 2.5 s of 32 ms frames

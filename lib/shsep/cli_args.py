@@ -84,6 +84,9 @@ def _add_train(p):
                    "(threshold 6-24 dB below its loudest frame, ratio 2-8), 0 to 1 (the profile's by default)")
     p.add_argument("--accompaniment-shift", type=float, help="share of remixes whose accompaniment is shifted in key "
                    "and tempo together (by resampling, by -2, -1, +1 or +2 semitones), 0 to 1 (the profile's by default)")
+    p.add_argument("--accompaniment-layers", type=float, help="share of remixes whose accompaniment is two clips' "
+                   "accompaniments summed, each at its own gain (a denser backing, the voice quieter against it), "
+                   "0 to 1 (the profile's by default)")
     p.add_argument("--sample-rate", type=int, choices=[8000, 16000],
                    help="the rate of the network's STFT (same sizes: 1024 / 256, 512 bins): 8000, Park's, sees 0-4 "
                         "kHz; 16000 sees 0-8 kHz at half the frequency resolution (the profile's by default)")

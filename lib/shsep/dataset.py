@@ -281,7 +281,9 @@ class TrainingBatches:
     voice is sung in a random room (`random_reverb`): the target is then the reverberant voice, as a produced song's
     vocal stem is; with probability compression, its dynamics are first flattened by a random compressor
     (`random_compressor`). With probability accompaniment_shift, a remix's accompaniment is one of its copies
-    shifted by `accompaniment_shifts` semitones (new keys and tempi for the training songs' accompaniments).
+    shifted by `accompaniment_shifts` semitones (new keys and tempi for the training songs' accompaniments). With
+    probability accompaniment_layers, a second clip's accompaniment, drawn and gained like the first, is added to
+    it: a denser backing, the voice quieter against it, as in produced songs.
     """
 
     REMIX_STREAM = 7_919  # keeps the remix draws apart from the sampler's
@@ -289,14 +291,17 @@ class TrainingBatches:
     def __init__(self, clips: list[Clip], front_end: FrontEnd, sampler: str, seed: int, remix: float = 0.0,
                  remix_gains: tuple[float, float] = (0.25, 1.25), progress: bool = True, voice_shift: float = 0.0,
                  voice_shifts: tuple = (), voice_formants: float = 1.0, equaliser_db: float = 0.0, reverb: float = 0.0,
-                 compression: float = 0.0, accompaniment_shift: float = 0.0, accompaniment_shifts: tuple = ()):
+                 compression: float = 0.0, accompaniment_shift: float = 0.0, accompaniment_shifts: tuple = (),
+                 accompaniment_layers: float = 0.0):
         for name, value in (("remix", remix), ("voice_shift", voice_shift), ("reverb", reverb),
-                            ("compression", compression), ("accompaniment_shift", accompaniment_shift)):
+                            ("compression", compression), ("accompaniment_shift", accompaniment_shift),
+                            ("accompaniment_layers", accompaniment_layers)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} is a probability in [0, 1], not {value}")
-        if (voice_shift or equaliser_db or reverb or compression or accompaniment_shift) and not remix:
-            raise ValueError("voice and accompaniment shifts, the random EQ, reverb and compression act on remixes: "
-                             "they need remix > 0")
+        if (voice_shift or equaliser_db or reverb or compression or accompaniment_shift or accompaniment_layers) \
+                and not remix:
+            raise ValueError("voice and accompaniment shifts, the random EQ, reverb, compression and accompaniment "
+                             "layers act on remixes: they need remix > 0")
         if voice_shift and not voice_shifts:
             raise ValueError("voice_shift > 0 needs the semitone shifts to draw from (voice_shifts)")
         if accompaniment_shift and not accompaniment_shifts:
@@ -312,6 +317,7 @@ class TrainingBatches:
         self.voice_shift, self.voice_shifts, self.equaliser_db = voice_shift, tuple(voice_shifts), equaliser_db
         self.reverb, self.compression = reverb, compression
         self.accompaniment_shift, self.accompaniment_shifts = accompaniment_shift, tuple(accompaniment_shifts)
+        self.accompaniment_layers = accompaniment_layers
         self.front_end = front_end
         self.data = StemSpectrograms(clips, front_end, progress=progress, voice_formants=voice_formants,
                                      voice_shifts=self.voice_shifts if voice_shift else (),
@@ -367,6 +373,11 @@ class TrainingBatches:
             accompaniment = self.data.shifted_accompaniment_window(*accompaniment_window, semitones)
         else:
             accompaniment = self.data.window(*accompaniment_window, source=0)
+        if remixed and self.accompaniment_layers and rng.random() < self.accompaniment_layers:
+            second_window = self.sampler.draw(int(rng.integers(2**40, 2**41)))
+            second_gain = rng.uniform(*self.gains)
+            accompaniment = accompaniment + (second_gain / accompaniment_gain) * self.data.window(*second_window,
+                                                                                                   source=0)
         accompaniment, voice = accompaniment_gain * accompaniment * accompaniment_eq, voice_gain * voice * voice_eq
         patch = np.stack([np.abs((accompaniment + voice) / 2), np.abs(accompaniment), np.abs(voice)])
         scale = max(1.0, float(patch[0].max()))

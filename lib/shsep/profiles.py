@@ -81,6 +81,8 @@ class TrainConfig:
     compression: float = 0.0  # probability that a remix's voice is compressed (`dataset.random_compressor`)
     accompaniment_shift: float = 0.0  # probability that a remix's accompaniment is a copy shifted by one of
     accompaniment_shifts: tuple = (-2.0, -1.0, 1.0, 2.0)  # these semitones (resampling: key and tempo together)
+    accompaniment_layers: float = 0.0  # probability that a remix's accompaniment is two clips' accompaniments summed
+    # (a denser backing, the voice quieter against it, as in produced songs)
     validation_songs: tuple = ()  # whole training songs ('amy_14') or singers ('abjones') held out; scored at checkpoints
     schedule: str = "step"  # "step": ×decay_factor every decay_step steps; "cosine": warm-up, then cosine to 0
     warmup_steps: int = 0
@@ -121,7 +123,7 @@ class TrainConfig:
 # recipes by; the tuples (the remixes' gain range, the semitone shifts) parameterise them, and the log keeps the
 # shifts too, as text (`shifts_text`).
 AUGMENTATION_FIELDS = ("remix", "remix_gains", "voice_shift", "voice_shifts", "voice_formants", "equaliser_db",
-                       "reverb", "compression", "accompaniment_shift", "accompaniment_shifts")
+                       "reverb", "compression", "accompaniment_shift", "accompaniment_shifts", "accompaniment_layers")
 LOGGED_LEVERS = tuple(name for name in AUGMENTATION_FIELDS if not isinstance(getattr(TrainConfig, name), tuple))
 # The training choices beside the data levers that the log records and compares recipes by, each off at its
 # default: short patches early, the spectral loss's weight, the earlier stacks' weight in the loss. A new one is a
