@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,9 +149,10 @@ def test_evaluate_runs_the_int8_network_in_the_runtime_asked_for(mir1k_root, cap
     assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
 
 
-def test_full_band_evaluation_scores_the_same_clips_on_the_other_path(mir1k_root, capsys):
+def test_full_band_evaluation_scores_the_same_clips_on_the_other_path(mir1k_root, capsys, tmp_path):
     """`shsep evaluate --band full`: the shipped model, two clips; the full-band path keeps the 4-8 kHz band and
-    scores above Park's path on them (both rows printed with the path named)."""
+    scores above Park's path on them (both rows printed with the path named); the summary records the full-band
+    options, the network's own masks (voice gain 1) by default."""
     from shsep.cli import main
     from shsep.evaluate import evaluate
 
@@ -158,5 +161,8 @@ def test_full_band_evaluation_scores_the_same_clips_on_the_other_path(mir1k_root
     full = evaluate(clip_ids=clips, data_root=mir1k_root, workers=1, progress=False, band="full").summary()
     assert park["band"] == "park" and full["band"] == "full" and full["clips_scored"] == 2
     assert full["voice_gnsdr"] > park["voice_gnsdr"]
-    assert main(["evaluate", "--band", "full", "--clips", *clips, "--workers", "1"]) == 0
+    assert main(["evaluate", "--band", "full", "--clips", *clips, "--workers", "1", "--out", str(tmp_path)]) == 0
     assert "2 clips scored (clips split, fast_bss_eval, full band)" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["voice_gain"], summary["high_band"], summary["wiener_iterations"]) == (1.0, "band-ratio", 0)
+    assert summary["voice_gnsdr"] == pytest.approx(full["voice_gnsdr"], abs=1e-6)

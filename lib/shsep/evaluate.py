@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +96,7 @@ class Evaluation:
     precision: str = "fp32"
     post_filter: str = "none"
     shifts: int = 1
+    full_band_options: dict = field(default_factory=dict)  # high_band, wiener_iterations, voice_gain as given
 
     @property
     def num_clips(self) -> int:
@@ -104,7 +105,8 @@ class Evaluation:
     def summary(self) -> dict:
         return summarise(self.per_clip) | {"evaluator": self.evaluator, "checkpoint": self.checkpoint, "split": self.split,
                                            "band": self.band, "windowing": self.windowing, "precision": self.precision,
-                                           "post_filter": self.post_filter, "shifts": self.shifts}
+                                           "post_filter": self.post_filter, "shifts": self.shifts,
+                                           **self.full_band_options}
 
     def save(self, out_dir: str | os.PathLike) -> None:
         out_dir = Path(out_dir)
@@ -158,7 +160,7 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     jobs = [(clip, evaluator, band, cache, full_band_options, device if on_gpu else None) for clip in clips]
     rows = map_in_workers(_score_clip, jobs, workers, _init_worker, progress, "evaluate")
     return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band, windowing,
-                      _worker_separator.precision, post_filter, shifts)
+                      _worker_separator.precision, post_filter, shifts, dict(full_band_options))
 
 
 REQUEST_NAME = "request.json"  # beside stored scores: the weights (by content) and options they were scored with
