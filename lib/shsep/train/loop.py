@@ -34,6 +34,11 @@ ESTIMATE_FROM_STEPS = 500  # runs with at least this many steps left time a few 
 ESTIMATE_TIMED_STEPS = 5
 
 
+def _last_step(config: TrainConfig, stop_after: int | None) -> int:
+    """Where this invocation stops: the run's steps, or stop_after if sooner (a simulated interruption)."""
+    return config.steps if stop_after is None else min(config.steps, stop_after)
+
+
 def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resume: bool = False,
           device: str | None = None, progress: bool = True, stop_after: int | None = None,
           on_checkpoint=None, validate: bool = True, deadline: float | None = None) -> Path:
@@ -64,7 +69,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
     config, budget_decided = _budget_decided_before(config, out_dir, resume)
     model, optimizer, average = _fresh_model(config, device)
     step = _open_run_folder(out_dir, config, resume, model, average, optimizer, main_process)
-    last_step = config.steps if stop_after is None else min(config.steps, stop_after)
+    last_step = _last_step(config, stop_after)
     if step >= last_step:  # a finished run resumed (e.g. `--resume --test`): nothing to train or to rewrite
         return checkpoint_path
     if main_process and (budget_decided or not config.time_budget):  # a budget's steps: written once decided
@@ -87,7 +92,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         if config.model != trained:  # the budget chose the profile's cheaper network (its loss, its batch): start it
             model, optimizer, average = _fresh_model(config, device)
             net, batch_at = _place(model, data, config, device, rank, world)
-        last_step = config.steps if stop_after is None else min(config.steps, stop_after)
+        last_step = _last_step(config, stop_after)
         refit_at = budget.refit_step(config)
         if main_process:
             write_config(out_dir, config)
@@ -121,7 +126,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, data_root=None, resum
         if step == refit_at:  # the budget's steps, fitted again to the run's own pace (its checkpoint passes too)
             config = budget.refit_to_pace(config, step - first_step, time.perf_counter() - first_step_at,
                                           time.perf_counter() - budget_started, rank, world)
-            last_step = config.steps if stop_after is None else min(config.steps, stop_after)
+            last_step = _last_step(config, stop_after)
             bar.set_total(config.steps)
             if main_process:  # the checkpoint first: a resume trusts it (`_budget_decided_before`)
                 _save_run_checkpoint(checkpoint_path, model, average, optimizer, step, config)
