@@ -309,7 +309,8 @@ def test_the_voice_gain_scales_the_voice_estimate_in_the_mask(mir1k_root, tiny_s
     np.testing.assert_allclose(doubled, 2 * mask / (1 + mask), atol=1e-4)
     np.testing.assert_allclose(doubled_high, 2 * high / (1 + high), atol=1e-4)
     assert (doubled >= mask - 1e-6).all() and (doubled > mask + 1e-3).any()
-    for bad in (0, -1.0, float("nan")):
+    np.testing.assert_array_equal(tiny_separator.low_rate_masks(low, voice_gain=np.float32(2))[0], doubled)
+    for bad in (0, -1.0, float("nan"), "2", None):
         with pytest.raises(ValueError, match="the voice gain is a positive number"):
             tiny_separator.low_rate_masks(low, voice_gain=bad)
 

@@ -35,7 +35,11 @@ SONGS_VOICE_GAIN = 2.0
 
 def check_voice_gain(voice_gain: float) -> None:
     """A clear error for a voice gain that is not a positive, finite number."""
-    if not (isinstance(voice_gain, (int, float)) and np.isfinite(voice_gain) and voice_gain > 0):
+    try:
+        valid = bool(np.isfinite(voice_gain) and voice_gain > 0) and np.ndim(voice_gain) == 0
+    except TypeError:  # not a number at all
+        valid = False
+    if not valid:
         raise ValueError(f"the voice gain is a positive number (1: the network's own masks), not {voice_gain!r}")
 
 
