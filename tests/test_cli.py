@@ -210,3 +210,15 @@ def test_every_data_lever_is_an_option_a_batch_argument_and_a_logged_column():
     assert args.voice_shifts == [-2, -1, 1, 2]
     assert recipe_search.LATER_COLUMN_DEFAULTS["voice_shifts"] == "-4 -2 +2 +4"
     assert "voice_shifts" in recipe_search.RECIPE_COLUMNS
+
+
+@pytest.mark.parametrize("command, says", [("train", "shsep train --resume"), ("separate x.wav", "none is left half-written"),
+                                           ("evaluate", "interrupted")])
+def test_an_interruption_ends_with_a_line_saying_what_is_kept(command, says, monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, command.split()[0], interrupted)
+    assert cli.main(command.split()) == 130
+    error = capsys.readouterr().err
+    assert f"shsep {command.split()[0]}: interrupted" in error and says in error and "Traceback" not in error

@@ -24,6 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, CheckpointError, ValueError) as error:
         print(f"shsep {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback; nothing written is left half-written
+        print(f"shsep {args.command}: interrupted{INTERRUPTED.get(args.command, '')}", file=sys.stderr)
+        return 130
+
+
+# what an interruption leaves, per command (checkpoints and stems are written under another name and renamed)
+INTERRUPTED = {"train": "; the run's last checkpoint is kept, and `shsep train --resume` with the same --out "
+                        "continues it exactly",
+               "separate": "; the stems already finished are kept, none is left half-written"}
 
 
 # the options of `shsep train` that override a profile's field (the data levers: `profiles.LOGGED_LEVERS`)
