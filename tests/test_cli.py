@@ -212,7 +212,7 @@ def test_every_data_lever_is_an_option_a_batch_argument_and_a_logged_column():
     assert "voice_shifts" in recipe_search.RECIPE_COLUMNS
 
 
-@pytest.mark.parametrize("command, says", [("train", "shsep train --resume"), ("separate x.wav", "none is left half-written"),
+@pytest.mark.parametrize("command, says", [("train", "the same command with --resume"), ("separate x.wav", "none is left half-written"),
                                            ("evaluate", "interrupted")])
 def test_an_interruption_ends_with_a_line_saying_what_is_kept(command, says, monkeypatch, capsys):
     def interrupted(args):

@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # what an interruption leaves, per command (checkpoints and stems are written under another name and renamed)
-INTERRUPTED = {"train": "; the run's last checkpoint is kept, and `shsep train --resume` with the same --out "
-                        "continues it exactly",
+INTERRUPTED = {"train": "; the run's last checkpoint is kept: the same command with --resume continues it "
+                        "exactly",
                "separate": "; the stems already finished are kept, none is left half-written"}
 
 
