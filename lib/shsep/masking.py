@@ -49,6 +49,18 @@ def voice_mask(accompaniment: np.ndarray, voice: np.ndarray, eps: float = EPS) -
     return (voice / (voice + accompaniment + eps)).astype(np.float32)
 
 
+def low_rate_masks(accompaniment: np.ndarray, voice: np.ndarray, front_end: FrontEnd,
+                   high_band: str = DEFAULT_HIGH_BAND,
+                   voice_gain: float = DEFAULT_VOICE_GAIN) -> tuple[np.ndarray, np.ndarray]:
+    """Two magnitude estimates at the front end's rate (bins, frames) → the soft voice mask, its voice weighted by
+    voice_gain (g·v / (g·v + a)), and the mask's values above the modelled band (frames,) by the high_band rule."""
+    check_voice_gain(voice_gain)
+    if voice_gain != 1:
+        voice = voice * voice_gain
+    mask = voice_mask(accompaniment, voice)
+    return mask, high_band_mask(mask, accompaniment, voice, front_end, high_band)
+
+
 def high_band_mask(mask: np.ndarray, accompaniment: np.ndarray, voice: np.ndarray, front_end: FrontEnd,
                    rule: str = DEFAULT_HIGH_BAND) -> np.ndarray:
     """Per-frame voice mask (frames,) for the band above the front end's, by one of the HIGH_BAND rules."""

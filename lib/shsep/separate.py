@@ -234,13 +234,10 @@ class Separator:
         """A mono signal already at the front end's rate → its soft voice mask (bins, frames) and the mask's
         values above the modelled band (frames,): what `apply_masks` carries onto the input's own grid.
         voice_gain multiplies the voice estimate before the mask is formed (`masking.DEFAULT_VOICE_GAIN`)."""
-        masking.check_voice_gain(voice_gain)
+        masking.check_voice_gain(voice_gain)  # before the network runs
         accompaniment, voice = self._estimates(np.abs(self._analyse_low_rate(low)[1]), scale)
         with timed("masks"):
-            if voice_gain != 1:
-                voice *= voice_gain
-            mask = masking.voice_mask(accompaniment, voice)
-            return mask, masking.high_band_mask(mask, accompaniment, voice, self.front_end, high_band)
+            return masking.low_rate_masks(accompaniment, voice, self.front_end, high_band, voice_gain)
 
     def separate(self, mixture: np.ndarray, sample_rate: int, scale: float | None = None) -> "Stems":
         """Park's path: mono waveform at any rate → Stems (accompaniment, voice), same rate and length, band ≤ 4 kHz."""

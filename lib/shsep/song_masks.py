@@ -12,6 +12,7 @@ import numpy as np
 
 from . import masking
 from .musdb import TrackAudio
+from .separate import analysed_signals
 from .spectrogram import FrontEnd, resample
 
 
@@ -29,7 +30,7 @@ def mask_shares(mask: np.ndarray, voice: np.ndarray, accompaniment: np.ndarray) 
 def separator_mask(separator, mixture: np.ndarray, rate: int, native: FrontEnd, frames: int,
                    voice_gain: float = masking.SONGS_VOICE_GAIN) -> np.ndarray:
     """The full-band voice mask (bins, frames) the separator gives the downmix of a (channels, samples) song."""
-    low = resample(mixture.mean(axis=0), rate, separator.front_end.sample_rate)
+    low = resample(analysed_signals(mixture)[0], rate, separator.front_end.sample_rate)
     mask, high = separator.low_rate_masks(low, voice_gain=voice_gain)
     return masking.map_mask(mask, high, separator.front_end, native, frames)
 
@@ -38,11 +39,9 @@ def ideal_mask(audio: TrackAudio, front_end: FrontEnd, native: FrontEnd, frames:
     """The best soft mask the front end allows: v / (v + a) from the true stems' magnitudes at its rate, with the
     default high-band rule above its band, on the song's grid."""
     def low_magnitude(stem):
-        return np.abs(front_end.analyse(resample(stem.mean(axis=0), audio.rate, front_end.sample_rate)))
+        return np.abs(front_end.analyse(resample(analysed_signals(stem)[0], audio.rate, front_end.sample_rate)))
 
-    voice, accompaniment = low_magnitude(audio.vocals), low_magnitude(audio.accompaniment)
-    mask = masking.voice_mask(accompaniment, voice)
-    high = masking.high_band_mask(mask, accompaniment, voice, front_end)
+    mask, high = masking.low_rate_masks(low_magnitude(audio.accompaniment), low_magnitude(audio.vocals), front_end)
     return masking.map_mask(mask, high, front_end, native, frames)
 
 
