@@ -24,10 +24,14 @@ def test_every_command_builds_its_arguments():
         assert exit_.value.code == 0
 
 
+def _arguments(command: str) -> list:
+    """One subcommand's arguments, as its parser builds them."""
+    return cli_args.build_parser([command])._subparsers._group_actions[0].choices[command]._actions
+
+
 def _argument_choices(command: str) -> dict:
-    """{argument: its choices} of one subcommand, as its parser builds them."""
-    subcommand = cli_args.build_parser([command])._subparsers._group_actions[0].choices[command]
-    return {a.dest: a.choices for a in subcommand._actions if a.choices}
+    """{argument: its choices} of one subcommand."""
+    return {a.dest: a.choices for a in _arguments(command) if a.choices}
 
 
 def test_cli_choices_match_the_library():
@@ -56,8 +60,7 @@ def test_cli_network_choices_match_the_library():
 
 
 def _argument_defaults(command: str) -> dict:
-    subcommand = cli_args.build_parser([command])._subparsers._group_actions[0].choices[command]
-    return {a.dest: a.default for a in subcommand._actions}
+    return {a.dest: a.default for a in _arguments(command)}
 
 
 def test_the_song_commands_give_the_voice_its_gain_for_songs_and_evaluate_keeps_the_networks_masks():
@@ -212,8 +215,8 @@ def test_every_data_lever_is_an_option_a_batch_argument_and_a_logged_column():
     assert "voice_shifts" in recipe_search.RECIPE_COLUMNS
 
 
-@pytest.mark.parametrize("command, says", [("train", "the same command with --resume"), ("separate x.wav", "none is left half-written"),
-                                           ("evaluate", "interrupted")])
+@pytest.mark.parametrize("command, says", [("train", "the same command with --resume"),
+                                           ("separate x.wav", "none is left half-written"), ("evaluate", "interrupted")])
 def test_an_interruption_ends_with_a_line_saying_what_is_kept(command, says, monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
