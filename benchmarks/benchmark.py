@@ -366,9 +366,10 @@ def _whole_command(command: list[str]) -> dict:
 
 
 def _peer_commands(song: str, folder: str, peers: list[str]) -> dict[str, list[str]]:
-    """The commands timed against each other: `shsep separate` with its defaults, with the int8 network in the
-    other runtime where it is installed, and with the network in PyTorch (bf16 where native, else fp32), and each
-    peer's own separation code in the peers' environment."""
+    """The commands timed against each other: `shsep separate` with its defaults (the two shipped models
+    averaged), with the songs model alone, with the int8 networks in the other runtime where it is installed, and
+    with the networks in PyTorch (bf16 where native, else fp32), and each peer's own separation code in the peers'
+    environment."""
     import os
     from importlib.util import find_spec
     from pathlib import Path
@@ -376,7 +377,11 @@ def _peer_commands(song: str, folder: str, peers: list[str]) -> dict[str, list[s
     shsep = [sys.executable, "-m", "shsep.cli", "separate", song]
     python = os.environ.get("SHSEP_PEERS_PYTHON", str(Path(__file__).parent.parent / ".venv-peers" / "bin" / "python"))
     torch_precision = _torch_precision()
+    from shsep.paths import SONGS_MODEL
+
     commands = {SHSEP_DEFAULTS: shsep + ["-o", f"{folder}/defaults"],
+                "shsep separate --checkpoint songs.pt (one model)": shsep + ["-o", f"{folder}/one",
+                                                                             "--checkpoint", str(SONGS_MODEL)],
                 f"shsep separate --precision {torch_precision}": shsep + ["-o", f"{folder}/torch",
                                                                          "--precision", torch_precision]}
     other = {"openvino": "onnxruntime", "onnxruntime": "openvino"}[_default_int8_runtime()]

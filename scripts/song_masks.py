@@ -1,7 +1,7 @@
 """How much of each song's voice the masks keep, against the best mask Park's 8 kHz front end allows
 (`shsep.song_masks`), below 4 kHz: the voice energy missed and the accompaniment energy kept, as shares of the voice's.
 
-    python scripts/song_masks.py                                   # the development songs, the songs model
+    python scripts/song_masks.py                  # the development songs, the models `shsep separate` averages
     python scripts/song_masks.py data/dev_songs --checkpoint lib/shsep/weights/cpu.pt --voice-gains 1 1.5 2 3
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ from shsep.song_masks import diagnose
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, nargs="?", default=DEV_SONGS, help="songs with a vocal stem (MUSDB layout)")
-    parser.add_argument("--checkpoint", type=Path, help="default: the songs model")
+    parser.add_argument("--checkpoint", type=Path, action="append",
+                        help="a model; given more than once, their estimates averaged (default: as `shsep separate`)")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8", "auto"])
     parser.add_argument("--voice-gains", type=float, nargs="+", default=[1.0, SONGS_VOICE_GAIN])
     args = parser.parse_args(argv)

@@ -72,6 +72,17 @@ def test_the_song_commands_give_the_voice_its_gain_for_songs_and_evaluate_keeps_
     assert _argument_defaults("evaluate")["voice_gain"] == DEFAULT_VOICE_GAIN
 
 
+@pytest.mark.parametrize("command", ["separate", "evaluate-musdb", "evaluate"])
+def test_checkpoint_given_twice_averages_two_models_and_none_means_the_default(command):
+    from pathlib import Path
+
+    positional = {"separate": ["x.wav"], "evaluate-musdb": ["x"], "evaluate": []}[command]
+    parser = cli_args.build_parser([command])
+    assert parser.parse_args([command, *positional]).checkpoint is None
+    given = parser.parse_args([command, "--checkpoint", "a.pt", *positional, "--checkpoint", "b.pt"])
+    assert given.checkpoint == [Path("a.pt"), Path("b.pt")]
+
+
 @pytest.mark.parametrize("command", ["separate x.wav", "evaluate-musdb x"])
 def test_a_voice_gain_that_is_not_positive_is_refused_by_the_parser(command, capsys):
     for bad, message in (("0", "must be a positive number, not 0"), ("-1", "must be a positive number, not -1"),

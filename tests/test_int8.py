@@ -12,7 +12,7 @@ from shsep.data import get_clip, load_sources, stereo_mixture
 from shsep.models import ModelConfig, build_model
 from shsep.networks import (INT8_RUNTIMES, OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, int8_runtime,
                             resolve_precision)
-from shsep.paths import SONGS_MODEL
+from shsep.paths import SHIPPED_MODEL, SONGS_MODEL, SONGS_MODELS
 from shsep.separate import Separator
 
 
@@ -20,10 +20,11 @@ def snr_db(reference, estimate):
     return 10 * np.log10(np.sum(reference ** 2) / np.sum((reference - estimate) ** 2))
 
 
-def test_the_shipped_int8_model_is_an_export_of_the_shipped_checkpoint():
-    network = OnnxNetwork(int8_model_for(SONGS_MODEL))
-    assert network.source_sha1 == file_sha1(SONGS_MODEL), "run `shsep export-int8 lib/shsep/weights/songs.pt`"
-    payload = torch.load(SONGS_MODEL, weights_only=True)
+@pytest.mark.parametrize("checkpoint", SONGS_MODELS)
+def test_each_shipped_int8_model_is_an_export_of_its_shipped_checkpoint(checkpoint):
+    network = OnnxNetwork(int8_model_for(checkpoint))
+    assert network.source_sha1 == file_sha1(checkpoint), f"run `shsep export-int8 lib/shsep/weights/{checkpoint.name}`"
+    payload = torch.load(checkpoint, weights_only=True)
     assert network.precision == "int8" and network.target == payload["config"]["target"]
 
 
@@ -36,8 +37,9 @@ def shapes_read_from_float_copies(path) -> int:
     return sum(producers.get(node.input[0]) == "DequantizeLinear" for node in graph.node if node.op_type == "Shape")
 
 
-def test_the_shipped_int8_model_reads_sizes_from_int8_tensors():
-    assert shapes_read_from_float_copies(int8_model_for(SONGS_MODEL)) == 0
+@pytest.mark.parametrize("checkpoint", SONGS_MODELS)
+def test_each_shipped_int8_model_reads_sizes_from_int8_tensors(checkpoint):
+    assert shapes_read_from_float_copies(int8_model_for(checkpoint)) == 0
 
 
 def test_reading_shapes_before_dequantising_leaves_the_output_unchanged(tmp_path):
@@ -90,12 +92,28 @@ def test_int8_stems_stay_close_to_the_fp32_stems(mir1k_root, band, runtime):
     stereo = stereo_mixture(sources.accompaniment, sources.voice, 16000).mixture
     stems = {}
     for precision in ("fp32", "int8"):
-        separator = Separator.from_checkpoint(device="cpu", precision=precision, windowing="long",
+        separator = Separator.from_checkpoint(SONGS_MODEL, device="cpu", precision=precision, windowing="long",
                                               int8_runtime=runtime)
         assert precision == "fp32" or separator.network.runtime == runtime
         stems[precision] = (separator.separate_full_band(stereo, 16000) if band == "full"
                             else separator.separate(sources.mixture, 16000))
     for reference, int8 in zip(stems["fp32"], stems["int8"]):
+        assert snr_db(reference, int8) > 20
+
+
+def test_the_default_pair_runs_in_int8_and_the_cpu_models_int8_stems_stay_close_to_fp32(mir1k_root):
+    """`shsep separate` averages both shipped models, each in its int8 export; the cpu model's export is held to
+    the songs model's tolerance (above)."""
+    from shsep.networks import MeanNetwork
+
+    pair = Separator.from_checkpoint(device="cpu", precision="auto")
+    assert isinstance(pair.network, MeanNetwork) and pair.precision == "int8"
+    assert all(isinstance(member, OnnxNetwork) for member in pair.network.members)
+    sources = load_sources(get_clip("annar_3_04", mir1k_root))
+    stereo = stereo_mixture(sources.accompaniment, sources.voice, 16000).mixture
+    stems = [Separator.from_checkpoint(SHIPPED_MODEL, device="cpu", precision=precision, windowing="long")
+             .separate_full_band(stereo, 16000) for precision in ("fp32", "int8")]
+    for reference, int8 in zip(*stems):
         assert snr_db(reference, int8) > 20
 
 
@@ -107,7 +125,7 @@ def test_the_two_int8_runtimes_are_as_close_to_fp32_on_every_shape_of_windows():
     assert runtimes["openvino"].source_sha1 == runtimes["onnxruntime"].source_sha1 == file_sha1(SONGS_MODEL)
     assert runtimes["openvino"].front_end == runtimes["onnxruntime"].front_end
     assert runtimes["openvino"].target == runtimes["onnxruntime"].target
-    fp32 = Separator.from_checkpoint(device="cpu", precision="fp32").network
+    fp32 = Separator.from_checkpoint(SONGS_MODEL, device="cpu", precision="fp32").network
     rng = np.random.default_rng(3)
     for shape in [(1, 1, 512, 200), (3, 1, 512, 64), (1, 1, 512, 200)]:
         windows = rng.random(shape, dtype=np.float32) ** 4

@@ -7,6 +7,7 @@ from shsep.checkpoints import CheckpointError
 from shsep.data import DataError, get_clip, load_sources
 from shsep.masking import SONGS_VOICE_GAIN
 from shsep.models import ModelConfig, build_model
+from shsep.paths import SHIPPED_MODEL, SONGS_MODEL
 from shsep.predict import separate_file
 from shsep.separate import Separator
 from shsep.windowing import window_plan
@@ -42,11 +43,11 @@ def test_long_windows_fill_every_frame_once_at_little_extra_work(frames):
 
 
 def test_long_windows_and_bf16_stay_close_to_parks_windowing(mir1k_root):
-    separator = Separator.from_checkpoint(device="cpu")
+    separator = Separator.from_checkpoint(SONGS_MODEL, device="cpu")
     sources = load_sources(get_clip("annar_3_04", mir1k_root))
     park = separator.separate(sources.mixture, 16000)
     for windowing, precision in (("long", "fp32"), ("park", "bf16")):
-        other = Separator.from_checkpoint(device="cpu", windowing=windowing,
+        other = Separator.from_checkpoint(SONGS_MODEL, device="cpu", windowing=windowing,
                                           precision=precision).separate(sources.mixture, 16000)
         for a, b in zip(park, other):
             error = 10 * np.log10(np.sum(a ** 2) / np.sum((a - b) ** 2))
@@ -163,15 +164,13 @@ def test_wiener_stems_add_up_too(tiny_separator):
 
 @pytest.fixture(scope="module")
 def shipped_separator():
-    """The model `shsep separate` uses by default: the songs model."""
-    return Separator.from_checkpoint(device="cpu")
+    """The songs model alone (`shsep separate` averages it with the cpu model)."""
+    return Separator.from_checkpoint(SONGS_MODEL, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def cpu_separator():
     """The cpu model, `shsep evaluate`'s default (Park's protocol)."""
-    from shsep.paths import SHIPPED_MODEL
-
     return Separator.from_checkpoint(SHIPPED_MODEL, device="cpu")
 
 
@@ -490,3 +489,64 @@ def test_stage_timings_cover_the_separation(tmp_path, tiny_separator):
         pass
     separate_file(tiny_separator, path, tmp_path / "out", progress=False)
     assert outside == {}  # off outside the block
+
+
+class _FixedNetwork:
+    """A stand-in network whose estimates are constants, recording the settings it is given."""
+
+    def __init__(self, accompaniment, voice, precision):
+        self.values, self.precision, self.target, self.device = (accompaniment, voice), precision, "masks", "cpu"
+        self.shrink_arena, self.warmed = False, []
+
+    def warm_up(self, shape):
+        self.warmed.append(shape)
+
+    def __call__(self, windows):
+        return tuple(np.full(windows[:, 0].shape, value, np.float32) for value in self.values)
+
+
+def test_a_mean_network_averages_its_members_estimates_and_passes_settings_on():
+    from shsep.networks import MeanNetwork
+
+    first, second = _FixedNetwork(1.0, 4.0, "int8"), _FixedNetwork(3.0, 0.0, "fp32")
+    mean = MeanNetwork([first, second])
+    accompaniment, voice = mean(np.zeros((2, 1, 8, 5), np.float32))
+    assert accompaniment.shape == voice.shape == (2, 8, 5)
+    assert np.all(accompaniment == 2.0) and np.all(voice == 2.0)
+    assert mean.precision == "int8+fp32" and mean.target == "masks"
+    mean.shrink_arena = True
+    assert first.shrink_arena and second.shrink_arena and mean.shrink_arena
+    mean.warm_up((1, 1, 8, 5))
+    assert first.warmed == second.warmed == [(1, 1, 8, 5)]
+    assert MeanNetwork([first, first])(np.zeros((1, 1, 8, 5), np.float32))[0].max() == 1.0  # no member changed
+    with pytest.raises(ValueError, match="at least two"):
+        MeanNetwork([first])
+
+
+def test_the_default_separator_averages_the_two_shipped_models():
+    """`shsep separate`'s default: the songs and cpu models' estimates averaged, window by window."""
+    from shsep.networks import MeanNetwork
+    from shsep.separate import checkpoint_paths, trained_or_shipped
+
+    pair = Separator.from_checkpoint(device="cpu", windowing="long")
+    assert isinstance(pair.network, MeanNetwork) and pair.precision == "fp32"
+    assert checkpoint_paths(None) == [SONGS_MODEL, SHIPPED_MODEL] == list(trained_or_shipped("no-such-run", True)[0])
+    magnitudes = np.random.default_rng(0).random((512, 300), dtype=np.float32) ** 4
+    averaged = pair.separate_magnitudes(magnitudes)
+    alone = [Separator.from_checkpoint(path, device="cpu", windowing="long").separate_magnitudes(magnitudes)
+             for path in (SONGS_MODEL, SHIPPED_MODEL)]
+    for source in range(2):
+        np.testing.assert_allclose(averaged[source], (alone[0][source] + alone[1][source]) / 2, rtol=1e-4, atol=1e-6)
+    assert np.abs(alone[0][1] - alone[1][1]).max() > 1e-3  # two different models
+
+
+def test_models_with_different_front_ends_are_not_averaged(tmp_path):
+    from shsep.checkpoints import read_checkpoint, save_atomic
+
+    wide = read_checkpoint(SHIPPED_MODEL)
+    wide["config"]["front_end"] = {"sample_rate": 16000}
+    save_atomic(wide, tmp_path / "wide.pt")
+    with pytest.raises(ValueError, match="only models with one front end can be averaged"):
+        Separator.from_checkpoint([SONGS_MODEL, tmp_path / "wide.pt"], device="cpu")
+    with pytest.raises(ValueError, match="no checkpoint given"):
+        Separator.from_checkpoint([], device="cpu")

@@ -115,7 +115,7 @@ class Evaluation:
         (out_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
 
 
-def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", data_root=None,
+def evaluate(checkpoint: str | os.PathLike | list | None = None, split: str = "test", data_root=None,
              evaluator: str = "fast_bss_eval", workers: int | None = None, max_clips: int | None = None,
              clip_ids: list[str] | None = None, batch_size: int | None = None, progress: bool = True,
              band: str = "park", cache: bool = True, windowing: str = "park", precision: str = "fp32",
@@ -123,6 +123,7 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
              **full_band_options) -> Evaluation:
     """Separate and score every clip of a split (or the given clip ids) in parallel worker processes.
 
+    checkpoint: one (default: the shipped cpu model), or several whose estimates are averaged (`Separator`).
     band: "park" (the paper's protocol, the default) or "full" (see BANDS); cache: reuse each clip's mixture SDR
     from earlier runs (it does not depend on the model); windowing and precision: the network's (`Separator`;
     the paper's protocol: "park", "fp32"); post_filter: Park's path's (`separate.POST_FILTERS`; the paper's:
@@ -132,7 +133,7 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     the GPU in this process instead of CPU worker processes; the figures are the same.
     """
     from .paths import SHIPPED_MODEL
-    from .separate import Separator
+    from .separate import Separator, checkpoint_paths
 
     clips = index_clips(data_root, "all" if clip_ids else split)
     if clip_ids:
@@ -146,7 +147,8 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
         raise ValueError(f"evaluator must be one of {EVALUATORS}, not {evaluator!r}")
     if band not in BANDS:
         raise ValueError(f"band must be one of {tuple(BANDS)}, not {band!r}")
-    checkpoint = str(checkpoint or SHIPPED_MODEL)
+    checkpoints = checkpoint_paths(checkpoint or SHIPPED_MODEL)  # several: their estimates averaged
+    checkpoint = checkpoints[0] if len(checkpoints) == 1 else checkpoints
     global _worker_separator, _worker_load_args
     # loaded here, once: a bad checkpoint fails now with a clear message, and forked workers inherit the model
     if band != "park" and post_filter != "none":
@@ -159,8 +161,8 @@ def evaluate(checkpoint: str | os.PathLike | None = None, split: str = "test", d
     workers = 1 if on_gpu else workers or min(len(clips), os.cpu_count() or 1)
     jobs = [(clip, evaluator, band, cache, full_band_options, device if on_gpu else None) for clip in clips]
     rows = map_in_workers(_score_clip, jobs, workers, _init_worker, progress, "evaluate")
-    return Evaluation(pd.DataFrame(rows), evaluator, checkpoint, "clips" if clip_ids else split, band, windowing,
-                      _worker_separator.precision, post_filter, shifts, dict(full_band_options))
+    return Evaluation(pd.DataFrame(rows), evaluator, " + ".join(map(str, checkpoints)), "clips" if clip_ids else split,
+                      band, windowing, _worker_separator.precision, post_filter, shifts, dict(full_band_options))
 
 
 REQUEST_NAME = "request.json"  # beside stored scores: the weights (by content) and options they were scored with

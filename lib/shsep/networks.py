@@ -8,6 +8,7 @@ Two runtimes behind one call, ``network(windows) -> (accompaniment, voice)``, nu
   the CPU by ONNX Runtime, or by OpenVINO where it is installed and the CPU has AMX (`int8_runtime`). It never
   imports torch (1.2 to 2.6 s of import alone), and its network runs about 1.8× as fast as PyTorch's fp32 on a
   CPU with AVX-512-VNNI (as fast as bf16 there; docs/speed.md).
+* `MeanNetwork`: several of those on the same windows, their estimates averaged (an ensemble of models).
 """
 from __future__ import annotations
 
@@ -163,6 +164,49 @@ class OnnxNetwork:
         accompaniment, voice = self.runner.run(None, {"mixture": windows},
                                                 self._shrinking if self.shrink_arena else None)
         return accompaniment, voice
+
+
+class MeanNetwork:
+    """Several networks run on the same windows, their (accompaniment, voice) estimates averaged: an ensemble of
+    models that share a front end. `shsep separate` averages the two shipped models (`paths.SONGS_MODELS`)."""
+
+    def __init__(self, members):
+        self.members = list(members)
+        if len(self.members) < 2:
+            raise ValueError("an ensemble needs at least two networks")
+        self.device = self.members[0].device
+        self.target = _one_or_all(member.target for member in self.members)
+        self.precision = _one_or_all(member.precision for member in self.members)
+
+    @property
+    def shrink_arena(self) -> bool:
+        return any(getattr(member, "shrink_arena", False) for member in self.members)
+
+    @shrink_arena.setter
+    def shrink_arena(self, shrink: bool) -> None:
+        for member in self.members:
+            if hasattr(member, "shrink_arena"):
+                member.shrink_arena = shrink
+
+    def warm_up(self, shape: tuple) -> None:
+        for member in self.members:
+            if hasattr(member, "warm_up"):
+                member.warm_up(shape)
+
+    def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        accompaniment, voice = self.members[0](windows)
+        accompaniment, voice = accompaniment.astype(np.float32), voice.astype(np.float32)  # fresh arrays to add to
+        for member in self.members[1:]:
+            other_accompaniment, other_voice = member(windows)
+            accompaniment += other_accompaniment
+            voice += other_voice
+        return accompaniment / len(self.members), voice / len(self.members)
+
+
+def _one_or_all(values) -> str:
+    """One value where the members agree, else all of them joined by "+" (e.g. a precision "int8+fp32")."""
+    values = list(values)
+    return values[0] if len(set(values)) == 1 else "+".join(values)
 
 
 def torch_like_threads() -> int:

@@ -18,12 +18,14 @@ RESULTS = PROJECT_ROOT / "results"           # committed experiment logs
 FIGURES = PROJECT_ROOT / "figures"           # committed (published) figures
 DATA = PROJECT_ROOT / "data"                 # a local MIR-1K and the spectrogram cache (ignored by git)
 # Two models ship. The cpu profile's, best on Park's protocol (MIR-1K), is what `shsep evaluate` and the notebooks
-# score; the songs profile's, without the dense layers across frequency, led on the development songs' vocals and is
-# what `shsep separate` and `shsep evaluate-musdb` use. Each has its training record (logs and config, no weights).
+# score; the songs profile's, without the dense layers across frequency, led on the development songs' vocals.
+# `shsep separate` and `shsep evaluate-musdb` average the two (SONGS_MODELS), ahead of either on every development
+# song. Each model has its training record (logs and config, no weights).
 SHIPPED_MODEL = PACKAGE / "weights" / "cpu.pt"
 SHIPPED_RUN = RESULTS / "shipped_run"
 SONGS_MODEL = PACKAGE / "weights" / "songs.pt"
 SONGS_RUN = RESULTS / "songs_run"
+SONGS_MODELS = (SONGS_MODEL, SHIPPED_MODEL)
 
 
 @contextmanager

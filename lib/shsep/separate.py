@@ -18,25 +18,30 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from . import masking
-from .networks import OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
-from .paths import SHIPPED_MODEL, SHIPPED_RUN, SONGS_MODEL, SONGS_RUN
+from .networks import MeanNetwork, OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
+from .paths import SHIPPED_MODEL, SHIPPED_RUN, SONGS_MODEL, SONGS_MODELS, SONGS_RUN
 from .spectrogram import PARK, FrontEnd, resample
 from .stages import timed
 from .windowing import DEFAULT_WINDOWING, WINDOWINGS, fitted_windows, window_plan
 
 
-def trained_or_shipped(run_dir: str | os.PathLike, songs: bool = False) -> tuple[Path, str]:
-    """The run's checkpoint if it has one (the best on its validation songs, where it kept one), else a model
-    shipped with shsep: the cpu model (Park's protocol), or with songs=True the songs model that `shsep separate`
-    uses; plus a line saying which, for readers."""
+def trained_or_shipped(run_dir: str | os.PathLike, songs: bool = False) -> tuple[Path | tuple[Path, ...], str]:
+    """The run's checkpoint if it has one (the best on its validation songs, where it kept one), else what shsep
+    ships: the cpu model (Park's protocol), or with songs=True the pair of models that `shsep separate` averages
+    (`paths.SONGS_MODELS`); plus a line saying which, for readers. Either goes to `Separator.from_checkpoint`."""
     for name, about in (("best.pt", "best validation checkpoint"), ("checkpoint.pt", "checkpoint")):
         checkpoint = Path(run_dir) / name
         if checkpoint.exists():
             return checkpoint, f"model: the {about} trained in runs/{Path(run_dir).name}/"
-    model, record = (SONGS_MODEL, SONGS_RUN) if songs else (SHIPPED_MODEL, SHIPPED_RUN)
-    shipped = f"the {model.stem} model shipped with shsep (lib/shsep/weights/{model.name})"
+    if songs:
+        files = " and ".join(f"lib/shsep/weights/{m.name}" for m in SONGS_MODELS)
+        shipped = f"the songs and cpu models shipped with shsep, averaged ({files})"
+        model, records = SONGS_MODELS, f"results/{SONGS_RUN.name}/ and results/{SHIPPED_RUN.name}/"
+    else:
+        shipped = f"the cpu model shipped with shsep (lib/shsep/weights/{SHIPPED_MODEL.name})"
+        model, records = SHIPPED_MODEL, f"results/{SHIPPED_RUN.name}/"
     if Path(run_dir) in (SHIPPED_RUN, SONGS_RUN):
-        return model, f"model: {shipped}, trained by the run recorded in results/{record.name}/"
+        return model, f"model: {shipped}, trained by the runs recorded in {records}"
     return model, f"model: {shipped}, since runs/{Path(run_dir).name}/ holds no trained checkpoint"
 
 
@@ -52,8 +57,9 @@ class Separator:
     """A trained network plus sliding windows; `batch_size` windows go through the network at once
     (default: 16 on CUDA, 1 on CPU).
 
-    model: a PyTorch module (run by `networks.TorchNetwork`), or an `networks.OnnxNetwork` (int8; its target and
-        precision come with it; `from_checkpoint` with precision "int8" or "auto" loads one).
+    model: a PyTorch module (run by `networks.TorchNetwork`), or a network ready to run (`networks.TorchNetwork`,
+        `networks.OnnxNetwork` for int8, `networks.MeanNetwork` for several models; its target and precision come
+        with it): `from_checkpoint` loads those.
     windowing: "park" (64-frame windows every 32 frames, the paper's protocol) or "long" (see `windowing.WINDOWINGS`).
     precision: for a PyTorch module "fp32", "bf16" (autocast) or "auto" (bf16 on CUDA and on CPUs with native
         bf16, else fp32); see `networks.resolve_precision`.
@@ -68,9 +74,9 @@ class Separator:
                  batch_size: int | None = None, device=None,
                  park_istft_quirk: bool = False, windowing: str = DEFAULT_WINDOWING, precision: str = "fp32",
                  post_filter: str = "none", shifts: int = 1):
-        if isinstance(model, OnnxNetwork):  # int8, ONNX Runtime: its target and precision travel with it
-            self.network, self.model, self.device, target = model, None, model.device, model.target
-            precision = model.precision
+        if isinstance(model, (TorchNetwork, OnnxNetwork, MeanNetwork)):  # its target and precision travel with it
+            self.network, self.device, target, precision = model, model.device, model.target, model.precision
+            self.model = getattr(model, "model", None)  # the PyTorch module, where there is one
         else:
             self.network = TorchNetwork(model, target, device)
             self.model, self.device = self.network.model, self.network.device
@@ -100,38 +106,28 @@ class Separator:
         return sorted({round(k * half_patch / self.shifts) for k in range(self.shifts)})
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str | None = None,
-                        precision: str = "fp32", int8_runtime: str = "auto", **kwargs) -> "Separator":
-        """Load a checkpoint (default: the songs model shipped with shsep, what `shsep separate` uses); precision
-        "int8" (or "auto" where it resolves to int8) loads its ONNX export instead, run by `int8_runtime`
+    def from_checkpoint(cls, path: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+                        device: str | None = None, precision: str = "fp32", int8_runtime: str = "auto",
+                        **kwargs) -> "Separator":
+        """Load a checkpoint, or several whose estimates are averaged (`networks.MeanNetwork`; default: the two
+        shipped models, `paths.SONGS_MODELS`, what `shsep separate` uses). Precision "int8" (or "auto" where it
+        resolves to int8) loads each checkpoint's ONNX export instead, run by `int8_runtime`
         (`networks.int8_runtime`), and never imports torch."""
-        path = path or SONGS_MODEL
+        paths = checkpoint_paths(path)
         if device is None and precision in ("int8", "auto") and not _cuda_present():
             device = "cpu"
         if device is None:
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        chosen = resolve_precision(precision, str(device).split(":")[0], path)
-        if chosen == "int8":
-            if str(device) != "cpu":
-                raise ValueError(f"int8 runs on the CPU only (ONNX Runtime or OpenVINO), not on {device}")
-            network = OnnxNetwork(int8_model_for(path), runtime=int8_runtime)
-            if network.source_sha1 == file_sha1(path):
-                return cls(network, front_end=FrontEnd(**network.front_end), **kwargs)
-            if precision == "int8":
-                raise ValueError(f"{network.path} was exported from another checkpoint than {path}: "
-                                 f"run `shsep export-int8 {path}` again")
-            chosen = resolve_precision("auto", "cpu")  # a stale export: the checkpoint itself, in PyTorch
-            print(f"note: {network.path.name} was exported from another checkpoint; running {Path(path).name} in "
-                  f"PyTorch ({chosen}) instead (`shsep export-int8 {path}` makes a new export)", file=sys.stderr)
-        precision = chosen
-        from .checkpoints import load_model
-
-        model, config = load_model(path, device)
-        front_end = FrontEnd(**config.get("front_end", {}))  # checkpoints before it was recorded: Park's
-        return cls(model, target=config.get("target", "masks"), front_end=front_end, device=device,
-                   precision=precision, **kwargs)
+        loaded = [_load_network(p, device, precision, int8_runtime) for p in paths]
+        front_end = loaded[0][1]
+        for p, (_, other) in zip(paths[1:], loaded[1:]):
+            if other != front_end:
+                raise ValueError(f"{p} analyses the signal differently from {paths[0]} ({other} against "
+                                 f"{front_end}): only models with one front end can be averaged")
+        networks = [network for network, _ in loaded]
+        return cls(networks[0] if len(networks) == 1 else MeanNetwork(networks), front_end=front_end, **kwargs)
 
     def separate_magnitudes(self, mixture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised mixture magnitudes (bins, frames) → (accompaniment, voice) magnitudes, same shape; with
@@ -307,6 +303,40 @@ CHANNEL_MODES = ("downmix", "per-channel")
 def analysed_signals(audio: np.ndarray, channels: str = "downmix") -> list[np.ndarray]:
     """The mono signals the network analyses for (channels, samples) audio: the downmix, or each channel."""
     return [audio.mean(axis=0)] if channels == "downmix" else list(audio)
+
+
+def checkpoint_paths(path: str | os.PathLike | Sequence[str | os.PathLike] | None) -> list[Path]:
+    """One checkpoint or several as a list of paths; None stands for the models `shsep separate` uses."""
+    if path is None:
+        return list(SONGS_MODELS)
+    paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
+    if not paths:
+        raise ValueError("no checkpoint given")
+    return paths
+
+
+def _load_network(path: Path, device, precision: str, int8_runtime: str):
+    """(the network that runs a checkpoint, its front end): its int8 export where the precision asks for one and
+    it is current, else the checkpoint in PyTorch."""
+    chosen = resolve_precision(precision, str(device).split(":")[0], path)
+    if chosen == "int8":
+        if str(device) != "cpu":
+            raise ValueError(f"int8 runs on the CPU only (ONNX Runtime or OpenVINO), not on {device}")
+        network = OnnxNetwork(int8_model_for(path), runtime=int8_runtime)
+        if network.source_sha1 == file_sha1(path):
+            return network, FrontEnd(**network.front_end)
+        if precision == "int8":
+            raise ValueError(f"{network.path} was exported from another checkpoint than {path}: "
+                             f"run `shsep export-int8 {path}` again")
+        chosen = resolve_precision("auto", "cpu")  # a stale export: the checkpoint itself, in PyTorch
+        print(f"note: {network.path.name} was exported from another checkpoint; running {Path(path).name} in "
+              f"PyTorch ({chosen}) instead (`shsep export-int8 {path}` makes a new export)", file=sys.stderr)
+    from .checkpoints import load_model
+
+    model, config = load_model(path, device)
+    network = TorchNetwork(model, config.get("target", "masks"), device)
+    network.precision = resolve_precision(chosen, network.device.type)
+    return network, FrontEnd(**config.get("front_end", {}))  # checkpoints before it was recorded: Park's
 
 
 def _cuda_present() -> bool:
