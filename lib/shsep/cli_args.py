@@ -131,7 +131,7 @@ def _add_separate(p):
     p.add_argument("--checkpoint", type=Path, action="append",
                    help="the model; given more than once, the models' estimates are averaged (default: the two "
                         "shipped with shsep, lib/shsep/weights/songs.pt and cpu.pt, averaged: ahead of either alone "
-                        "on produced songs)")
+                        "on the development songs)")
     p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 16 on CUDA, 1 on CPU, where batching measured slower)")
     p.add_argument("--device")
 
@@ -228,7 +228,7 @@ def _add_evaluate_musdb(p):
     p.add_argument("--checkpoint", type=Path, action="append",
                    help="the model; given more than once, the models' estimates are averaged (default: the two "
                         "shipped with shsep, lib/shsep/weights/songs.pt and cpu.pt, averaged: ahead of either alone "
-                        "on produced songs)")
+                        "on the development songs)")
     _add_full_band_options(p, voice_gain=SONGS_VOICE_GAIN)
     _add_inference_options(p, windowing="long", precision="auto")
     _add_int8_runtime_option(p)

@@ -19,8 +19,8 @@ FIGURES = PROJECT_ROOT / "figures"           # committed (published) figures
 DATA = PROJECT_ROOT / "data"                 # a local MIR-1K and the spectrogram cache (ignored by git)
 # Two models ship. The cpu profile's, best on Park's protocol (MIR-1K), is what `shsep evaluate` and the notebooks
 # score; the songs profile's, without the dense layers across frequency, led on the development songs' vocals.
-# `shsep separate` and `shsep evaluate-musdb` average the two (SONGS_MODELS), ahead of either on every development
-# song. Each model has its training record (logs and config, no weights).
+# `shsep separate` and `shsep evaluate-musdb` average the two (SONGS_MODELS), ahead of either alone in the
+# development songs' median. Each model has its training record (logs and config, no weights).
 SHIPPED_MODEL = PACKAGE / "weights" / "cpu.pt"
 SHIPPED_RUN = RESULTS / "shipped_run"
 SONGS_MODEL = PACKAGE / "weights" / "songs.pt"
