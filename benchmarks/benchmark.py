@@ -374,11 +374,11 @@ def _peer_commands(song: str, folder: str, peers: list[str]) -> dict[str, list[s
     from importlib.util import find_spec
     from pathlib import Path
 
+    from shsep.paths import SONGS_MODEL
+
     shsep = [sys.executable, "-m", "shsep.cli", "separate", song]
     python = os.environ.get("SHSEP_PEERS_PYTHON", str(Path(__file__).parent.parent / ".venv-peers" / "bin" / "python"))
     torch_precision = _torch_precision()
-    from shsep.paths import SONGS_MODEL
-
     commands = {SHSEP_DEFAULTS: shsep + ["-o", f"{folder}/defaults"],
                 "shsep separate --checkpoint songs.pt (one model)": shsep + ["-o", f"{folder}/one",
                                                                              "--checkpoint", str(SONGS_MODEL)],

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import masking
 from .networks import MeanNetwork, OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
-from .paths import SHIPPED_MODEL, SHIPPED_RUN, SONGS_MODEL, SONGS_MODELS, SONGS_RUN
+from .paths import SHIPPED_MODEL, SHIPPED_RUN, SONGS_MODELS, SONGS_RUN
 from .spectrogram import PARK, FrontEnd, resample
 from .stages import timed
 from .windowing import DEFAULT_WINDOWING, WINDOWINGS, fitted_windows, window_plan
