@@ -149,6 +149,23 @@ def test_evaluate_runs_the_int8_network_in_the_runtime_asked_for(mir1k_root, cap
     assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
 
 
+def test_evaluate_averages_the_models_given_and_records_them(mir1k_root, tmp_path):
+    """`shsep evaluate --checkpoint A --checkpoint B`: both models' estimates averaged, both recorded; the pair's
+    figure differs from either model's alone."""
+    from shsep.cli import main
+    from shsep.evaluate import evaluate
+    from shsep.paths import SHIPPED_MODEL, SONGS_MODEL
+
+    clip = ["abjones_1_01"]
+    alone = [evaluate(model, clip_ids=clip, data_root=mir1k_root, workers=1, progress=False).summary()["voice_gnsdr"]
+             for model in (SONGS_MODEL, SHIPPED_MODEL)]
+    assert main(["evaluate", "--checkpoint", str(SONGS_MODEL), "--checkpoint", str(SHIPPED_MODEL), "--clips", *clip,
+                 "--workers", "1", "--data-root", str(mir1k_root), "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["checkpoint"] == f"{SONGS_MODEL} + {SHIPPED_MODEL}" and summary["clips_scored"] == 1
+    assert all(abs(summary["voice_gnsdr"] - figure) > 0.01 for figure in alone)
+
+
 def test_full_band_evaluation_scores_the_same_clips_on_the_other_path(mir1k_root, capsys, tmp_path):
     """`shsep evaluate --band full`: the shipped model, two clips; the full-band path keeps the 4-8 kHz band and
     scores above Park's path on them (both rows printed with the path named); the summary records the full-band
