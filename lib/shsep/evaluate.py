@@ -148,15 +148,14 @@ def evaluate(checkpoint: str | os.PathLike | list | None = None, split: str = "t
     if band not in BANDS:
         raise ValueError(f"band must be one of {tuple(BANDS)}, not {band!r}")
     checkpoints = checkpoint_paths(checkpoint or SHIPPED_MODEL)  # several: their estimates averaged
-    checkpoint = checkpoints[0] if len(checkpoints) == 1 else checkpoints
     global _worker_separator, _worker_load_args
     # loaded here, once: a bad checkpoint fails now with a clear message, and forked workers inherit the model
     if band != "park" and post_filter != "none":
         raise ValueError("a post-filter applies to Park's path; the full-band path already uses soft masks")
-    _worker_load_args = (checkpoint, {"batch_size": batch_size, "windowing": windowing, "precision": precision,
+    _worker_load_args = (checkpoints, {"batch_size": batch_size, "windowing": windowing, "precision": precision,
                                       "post_filter": post_filter, "shifts": shifts, "int8_runtime": int8_runtime})
     on_gpu = device is not None and str(device).startswith("cuda")  # one process: CUDA does not survive a fork
-    _worker_separator = Separator.from_checkpoint(checkpoint, device=device if on_gpu else "cpu",
+    _worker_separator = Separator.from_checkpoint(checkpoints, device=device if on_gpu else "cpu",
                                                   **_worker_load_args[1])
     workers = 1 if on_gpu else workers or min(len(clips), os.cpu_count() or 1)
     jobs = [(clip, evaluator, band, cache, full_band_options, device if on_gpu else None) for clip in clips]

@@ -27,16 +27,19 @@ ONNX_SUFFIX = ".int8.onnx"  # beside a checkpoint: lib/shsep/weights/cpu.pt → 
 
 
 class TorchNetwork:
-    """A trained PyTorch module plus its target (`targets.estimate_sources`), on `device`, fp32 or bf16."""
+    """A trained PyTorch module plus its target (`targets.estimate_sources`), on `device`, fp32 or bf16 (precision
+    "auto": as `resolve_precision` picks for the device)."""
 
     def __init__(self, model, target: str, device=None, precision: str = "fp32"):
         import torch
 
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.precision = resolve_precision(precision, self.device.type)
+        if self.precision == "int8":
+            raise ValueError("int8 runs the ONNX export of a checkpoint: use Separator.from_checkpoint")
         # channels-last runs the convolutions about 1.3x faster on CPU (same results to 1e-5)
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.target = target
-        self.precision = precision
 
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch

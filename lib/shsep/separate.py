@@ -74,16 +74,10 @@ class Separator:
                  batch_size: int | None = None, device=None,
                  park_istft_quirk: bool = False, windowing: str = DEFAULT_WINDOWING, precision: str = "fp32",
                  post_filter: str = "none", shifts: int = 1):
-        if isinstance(model, (TorchNetwork, OnnxNetwork, MeanNetwork)):  # its target and precision travel with it
-            self.network, self.device, target, precision = model, model.device, model.target, model.precision
-            self.model = getattr(model, "model", None)  # the PyTorch module, where there is one
-        else:
-            self.network = TorchNetwork(model, target, device)
-            self.model, self.device = self.network.model, self.network.device
-            precision = self.network.precision = resolve_precision(precision, self.device.type)
-            if precision == "int8":
-                raise ValueError("int8 runs the ONNX export of a checkpoint: use Separator.from_checkpoint")
-        self.target = target
+        if not isinstance(model, (TorchNetwork, OnnxNetwork, MeanNetwork)):  # a PyTorch module
+            model = TorchNetwork(model, target, device, precision)
+        self.network, self.device, self.target, precision = model, model.device, model.target, model.precision
+        self.model = getattr(model, "model", None)  # the PyTorch module, where there is one
         self.front_end = front_end
         # Batching windows pays on a GPU (the report's speed-up); on CPU the benchmark measured one window
         # per pass as faster for the cpu model (benchmarks/benchmark.py).
@@ -334,9 +328,8 @@ def _load_network(path: Path, device, precision: str, int8_runtime: str):
     from .checkpoints import load_model
 
     model, config = load_model(path, device)
-    network = TorchNetwork(model, config.get("target", "masks"), device)
-    network.precision = resolve_precision(chosen, network.device.type)
-    return network, FrontEnd(**config.get("front_end", {}))  # checkpoints before it was recorded: Park's
+    front_end = FrontEnd(**config.get("front_end", {}))  # checkpoints before it was recorded: Park's
+    return TorchNetwork(model, config.get("target", "masks"), device, chosen), front_end
 
 
 def _cuda_present() -> bool:
