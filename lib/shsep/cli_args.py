@@ -128,10 +128,7 @@ def _add_separate(p):
     _add_full_band_options(p, voice_gain=SONGS_VOICE_GAIN)
     _add_inference_options(p, windowing="long", precision="auto")
     _add_int8_runtime_option(p)
-    p.add_argument("--checkpoint", type=Path, action="append",
-                   help="the model; given more than once, the models' estimates are averaged (default: the two "
-                        "shipped with shsep, lib/shsep/weights/songs.pt and cpu.pt, averaged: ahead of either alone "
-                        "on the development songs)")
+    _add_songs_checkpoint_option(p)
     p.add_argument("--batch-size", type=int, help="windows per forward pass (default: 16 on CUDA, 1 on CPU, where batching measured slower)")
     p.add_argument("--device")
 
@@ -195,6 +192,14 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def _add_songs_checkpoint_option(p):
+    """`--checkpoint` of the commands that separate songs (`separate`, `evaluate-musdb`)."""
+    p.add_argument("--checkpoint", type=Path, action="append",
+                   help="the model; given more than once, the models' estimates are averaged (default: the two "
+                        "shipped with shsep, lib/shsep/weights/songs.pt and cpu.pt, averaged: ahead of either alone "
+                        "on the development songs)")
+
+
 def _add_evaluate(p):
     from .metrics import EVALUATORS
 
@@ -225,10 +230,7 @@ def _add_evaluate_musdb(p):
     p.add_argument("path", type=Path, help="a MUSDB18 root (.stem.mp4 files), a MUSDB18-HQ root (folders with "
                    "mixture.wav, vocals.wav ...), one track, or any folder of such tracks")
     p.add_argument("--subset", choices=["train", "test"], help="only the tracks under a folder of that name")
-    p.add_argument("--checkpoint", type=Path, action="append",
-                   help="the model; given more than once, the models' estimates are averaged (default: the two "
-                        "shipped with shsep, lib/shsep/weights/songs.pt and cpu.pt, averaged: ahead of either alone "
-                        "on the development songs)")
+    _add_songs_checkpoint_option(p)
     _add_full_band_options(p, voice_gain=SONGS_VOICE_GAIN)
     _add_inference_options(p, windowing="long", precision="auto")
     _add_int8_runtime_option(p)
