@@ -30,6 +30,15 @@ def test_relative_paths_never_show_the_machine(tmp_path):
     assert relative(tmp_path / "elsewhere.csv") == "elsewhere.csv"
 
 
+def test_records_name_the_projects_files_relative_to_it_and_others_as_given(tmp_path):
+    """`paths.project_relative`, how summaries record checkpoints: no machine prefix for the project's files, a
+    user's own path kept whole (a record must say where the model came from)."""
+    from shsep.paths import PROJECT_ROOT, project_relative
+
+    assert project_relative(PROJECT_ROOT / "lib" / "shsep" / "weights" / "cpu.pt") == "lib/shsep/weights/cpu.pt"
+    assert project_relative(tmp_path / "mine.pt") == str(tmp_path / "mine.pt")
+
+
 def test_audio_player_embeds_a_playable_mp3_at_true_level():
     import base64
     import io

@@ -531,6 +531,7 @@ def test_the_default_separator_averages_the_two_shipped_models():
     pair = Separator.from_checkpoint(device="cpu", windowing="long")
     assert isinstance(pair.network, MeanNetwork) and pair.precision == "fp32"
     assert checkpoint_paths(None) == [SONGS_MODEL, SHIPPED_MODEL] == list(trained_or_shipped("no-such-run", True)[0])
+    assert pair.checkpoint_label == "lib/shsep/weights/songs.pt + lib/shsep/weights/cpu.pt"  # as summaries record it
     magnitudes = np.random.default_rng(0).random((512, 300), dtype=np.float32) ** 4
     averaged = pair.separate_magnitudes(magnitudes)
     alone = [Separator.from_checkpoint(path, device="cpu", windowing="long").separate_magnitudes(magnitudes)

@@ -141,7 +141,7 @@ def _evaluate(args) -> int:
 def _evaluate_musdb(args) -> int:
     from .musdb import evaluate_tracks, find_tracks, format_track_summary, summarise_tracks
     from .paths import atomic_path
-    from .separate import Separator, checkpoint_paths
+    from .separate import Separator
 
     tracks = find_tracks(args.path, args.subset)
     print(f"{len(tracks)} track{'s' * (len(tracks) != 1)} in {args.path}")
@@ -154,7 +154,7 @@ def _evaluate_musdb(args) -> int:
                                              "precision": separator.precision, "wiener": args.wiener,
                                              "channels": args.channels, "high_band": args.high_band,
                                              "voice_gain": args.voice_gain,
-                                             "checkpoint": " + ".join(map(str, checkpoint_paths(args.checkpoint)))}
+                                             "checkpoint": separator.checkpoint_label}
     print(per_track[["track", "vocals_sdr", "accompaniment_sdr"]].to_string(index=False, float_format="%.2f"))
     print(format_track_summary(summary))
     if args.out:

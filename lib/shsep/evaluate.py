@@ -160,7 +160,7 @@ def evaluate(checkpoint: str | os.PathLike | list | None = None, split: str = "t
     workers = 1 if on_gpu else workers or min(len(clips), os.cpu_count() or 1)
     jobs = [(clip, evaluator, band, cache, full_band_options, device if on_gpu else None) for clip in clips]
     rows = map_in_workers(_score_clip, jobs, workers, _init_worker, progress, "evaluate")
-    return Evaluation(pd.DataFrame(rows), evaluator, " + ".join(map(str, checkpoints)), "clips" if clip_ids else split,
+    return Evaluation(pd.DataFrame(rows), evaluator, _worker_separator.checkpoint_label, "clips" if clip_ids else split,
                       band, windowing, _worker_separator.precision, post_filter, shifts, dict(full_band_options))
 
 

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import OUTPUTS, PROJECT_ROOT, RUNS, SHIPPED_RUN
+from .paths import OUTPUTS, RUNS, SHIPPED_RUN, project_relative
 
 # At most this many clips per analysis under a profile (the smoke profile keeps CI fast).
 NOTEBOOK_CLIPS = {"smoke": 6}
@@ -26,11 +26,8 @@ def resolve_profile(profile: str | None = None) -> str:
 
 def relative(path: str | os.PathLike) -> str:
     """A path as the reader should see it: relative to the project when inside it, never machine-specific."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(PROJECT_ROOT))
-    except ValueError:
-        return path.name
+    shown = project_relative(Path(path).resolve())
+    return Path(shown).name if Path(shown).is_absolute() else shown
 
 
 def figures_folder(profile: str) -> Path:

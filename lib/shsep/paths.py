@@ -28,6 +28,15 @@ SONGS_RUN = RESULTS / "songs_run"
 SONGS_MODELS = (SONGS_MODEL, SHIPPED_MODEL)
 
 
+def project_relative(path: str | os.PathLike) -> str:
+    """A path relative to the project when inside it (how records and printouts name the project's own files,
+    without this machine's prefix), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path` to write to; on success it replaces `path` in one rename.

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import masking
 from .networks import MeanNetwork, OnnxNetwork, TorchNetwork, file_sha1, int8_model_for, resolve_precision
-from .paths import SHIPPED_MODEL, SHIPPED_RUN, SONGS_MODELS, SONGS_RUN
+from .paths import SHIPPED_MODEL, SHIPPED_RUN, SONGS_MODELS, SONGS_RUN, project_relative
 from .spectrogram import PARK, FrontEnd, resample
 from .stages import timed
 from .windowing import DEFAULT_WINDOWING, WINDOWINGS, fitted_windows, window_plan
@@ -93,6 +93,7 @@ class Separator:
         if not isinstance(shifts, (int, np.integer)) or shifts < 1:
             raise ValueError(f"shifts must be a whole number of at least 1, not {shifts!r}")
         self.shifts = int(shifts)
+        self.checkpoints: list[Path] = []  # where the network was loaded from (`from_checkpoint`)
 
     def shift_offsets(self) -> list[int]:
         """The frame offsets the windows are laid at: k·(half a patch)/shifts for k < shifts."""
@@ -121,7 +122,15 @@ class Separator:
                 raise ValueError(f"{p} analyses the signal differently from {paths[0]} ({other} against "
                                  f"{front_end}): only models with one front end can be averaged")
         networks = [network for network, _ in loaded]
-        return cls(networks[0] if len(networks) == 1 else MeanNetwork(networks), front_end=front_end, **kwargs)
+        separator = cls(networks[0] if len(networks) == 1 else MeanNetwork(networks), front_end=front_end, **kwargs)
+        separator.checkpoints = paths
+        return separator
+
+    @property
+    def checkpoint_label(self) -> str:
+        """The checkpoints this separator runs, as a summary records them ("A + B" where averaged; the project's
+        own files relative to it); "" for a separator built from a module."""
+        return " + ".join(project_relative(path) for path in self.checkpoints)
 
     def separate_magnitudes(self, mixture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised mixture magnitudes (bins, frames) → (accompaniment, voice) magnitudes, same shape; with
