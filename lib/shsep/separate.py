@@ -68,12 +68,13 @@ class Separator:
         (fractions of Park's window step), and the estimates averaged; costs `shifts` times the network
         (1: off, the paper's protocol).
     device: where the network runs; the model is moved there (default: where the model already is).
+    checkpoints: the files the network was loaded from, for the record (`checkpoint_label`).
     """
 
     def __init__(self, model, target: str = "masks", front_end: FrontEnd = PARK,
                  batch_size: int | None = None, device=None,
                  park_istft_quirk: bool = False, windowing: str = DEFAULT_WINDOWING, precision: str = "fp32",
-                 post_filter: str = "none", shifts: int = 1):
+                 post_filter: str = "none", shifts: int = 1, checkpoints: Sequence[Path] = ()):
         if not isinstance(model, (TorchNetwork, OnnxNetwork, MeanNetwork)):  # a PyTorch module
             model = TorchNetwork(model, target, device, precision)
         self.network, self.device, self.target, precision = model, model.device, model.target, model.precision
@@ -93,7 +94,7 @@ class Separator:
         if not isinstance(shifts, (int, np.integer)) or shifts < 1:
             raise ValueError(f"shifts must be a whole number of at least 1, not {shifts!r}")
         self.shifts = int(shifts)
-        self.checkpoints: list[Path] = []  # where the network was loaded from (`from_checkpoint`)
+        self.checkpoints = list(checkpoints)  # where the network was loaded from (`from_checkpoint`)
 
     def shift_offsets(self) -> list[int]:
         """The frame offsets the windows are laid at: k·(half a patch)/shifts for k < shifts."""
@@ -122,9 +123,8 @@ class Separator:
                 raise ValueError(f"{p} analyses the signal differently from {paths[0]} ({other} against "
                                  f"{front_end}): only models with one front end can be averaged")
         networks = [network for network, _ in loaded]
-        separator = cls(networks[0] if len(networks) == 1 else MeanNetwork(networks), front_end=front_end, **kwargs)
-        separator.checkpoints = paths
-        return separator
+        return cls(networks[0] if len(networks) == 1 else MeanNetwork(networks), front_end=front_end,
+                   checkpoints=paths, **kwargs)
 
     @property
     def checkpoint_label(self) -> str:
