@@ -6,6 +6,8 @@ Each measurement runs in its own process so its peak memory (max RSS) is its own
   automatic precision choice (bf16 where the start-up probe finds it faster); the GPU profiles with --paper;
 * training steps under torch.compile against eager (the cpu recipe at its precision, and its budget network in
   fp32), alternating rounds in one process, the same batches;
+* the budget network's training step (what `--time-budget` trains without native bf16), fp32: batches of 4, 2 and
+  1 window, and 4 with its full-resolution 3×3 convolutions depthwise-separable, alternating rounds, the best of each;
 * BSS-eval time per clip for museval, mir_eval and fast_bss_eval (same estimates);
 * evaluation seconds per clip, before against now: the mixture's SDR computed or read from its cache (warm),
   the network in fp32 (Park's protocol) or with --precision auto (bf16 where native);
@@ -82,7 +84,7 @@ def _training_compiled(network: str, steps: int, rounds: int = 3) -> dict:
     from shsep.profiles import get_profile
     from shsep.train.budget import budget_recipe
     from shsep.train.loop import _fresh_model, _place
-    from shsep.train.step import pick_precision, training_step
+    from shsep.train.step import pick_precision
 
     config = get_profile("cpu", validation_songs=())
     if network == "cpu-budget":  # as a time budget trains it: its loss, its batch size
@@ -98,17 +100,90 @@ def _training_compiled(network: str, steps: int, rounds: int = 3) -> dict:
     batches = [batch_at(k) for k in range(8)]
     precision = pick_precision(setups["eager"][0], batches[0][0], config.precision, device)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
-    for model, net, optimizer, average in setups.values():  # warm-up; compile's includes compiling
-        for batch in batches[:3]:
-            training_step(net, model, optimizer, average, batch, autocast, config)
-    best = {mode: float("inf") for mode in setups}
+    steppers = {mode: _stepper(net, model, optimizer, average, batches, autocast, config)
+                for mode, (model, net, optimizer, average) in setups.items()}
+    best = _best_of_alternating_rounds(steppers, steps, rounds)  # compile's warm-up includes compiling
+    return {"precision": precision} | {f"{mode}_seconds_per_step": seconds for mode, seconds in best.items()}
+
+
+def _stepper(net, model, optimizer, average, batches, autocast, config):
+    """step(k): the training loop's step on the k-th of `batches` (cycled)."""
+    from shsep.train.step import training_step
+
+    return lambda k: training_step(net, model, optimizer, average, batches[k % len(batches)], autocast, config)
+
+
+def _best_of_alternating_rounds(steppers: dict, steps: int, rounds: int) -> dict:
+    """Seconds per step of each stepper (name -> step(k)): 3 warm-up steps each, then `rounds` rounds of `steps`
+    steps, the steppers alternating within each round (other load on the machine hits them alike); the best round."""
+    for step in steppers.values():
+        for k in range(3):
+            step(k)
+    best = {name: float("inf") for name in steppers}
     for _ in range(rounds):
-        for mode, (model, net, optimizer, average) in setups.items():
+        for name, step in steppers.items():
             start = time.perf_counter()
             for k in range(steps):
-                training_step(net, model, optimizer, average, batches[k % len(batches)], autocast, config)
-            best[mode] = min(best[mode], (time.perf_counter() - start) / steps)
-    return {"precision": precision} | {f"{mode}_seconds_per_step": seconds for mode, seconds in best.items()}
+                step(k)
+            best[name] = min(best[name], (time.perf_counter() - start) / steps)
+    return best
+
+
+def _budget_steps(steps: int, rounds: int = 3) -> dict:
+    """Seconds per fp32 training step of the cpu profile's budget network (what `--time-budget` trains where bf16
+    is not native), as the training loop runs it (its model, Adam, weight average, channels-last batches of real
+    windows): on batches of 4 (the profile's), 2 and 1 window, and on batches of 4 with every 3×3 convolution at
+    full resolution (the stem's and each stack's) made depthwise-separable (`_separable_at_full_resolution`),
+    alternating rounds, the best of each. Its GFLOP per window beside them."""
+    from contextlib import nullcontext
+    from dataclasses import replace
+
+    import torch
+
+    from shsep.data import index_clips
+    from shsep.dataset import TrainingBatches
+    from shsep.models import flops_per_patch
+    from shsep.profiles import get_profile
+    from shsep.train.budget import budget_recipe
+    from shsep.train.loop import _fresh_model, _place
+    from shsep.train.step import WeightAverage
+
+    budget = budget_recipe(get_profile("cpu", validation_songs=(), precision="fp32"))
+    device = torch.device("cpu")
+    data = TrainingBatches(index_clips(None, "train")[:12], budget.front_end, budget.sampler, budget.seed,
+                           progress=False, **budget.augmentation())
+    steppers = {}
+    for name, batch_size, separable in (("batch4", 4, False), ("batch2", 2, False), ("batch1", 1, False),
+                                        ("batch4_separable", 4, True)):
+        config = replace(budget, batch_size=batch_size)
+        model, optimizer, average = _fresh_model(config, device)
+        if separable:
+            _separable_at_full_resolution(model)
+            optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+            average = WeightAverage(model, config.ema_decay)
+        net, batch_at = _place(model, data, config, device, 0, 1)
+        steppers[name] = _stepper(net, model, optimizer, average, [batch_at(k) for k in range(8)], nullcontext(),
+                                  config)
+    best = _best_of_alternating_rounds(steppers, steps, rounds)
+    return {f"{name}_seconds_per_step": seconds for name, seconds in best.items()} | {
+        "gflop_per_window": flops_per_patch(budget.model) / 1e9}
+
+
+def _separable_at_full_resolution(model) -> None:
+    """Every 3×3 convolution of a 'park' network that runs at full resolution (the stem's after its first, each
+    hourglass's skip branch and each stack's feature layer) replaced, in place, by a depthwise 3×3 convolution and
+    a pointwise 1×1 one (a benchmark variant: the network was never trained so)."""
+    from torch import nn
+
+    def separable(convolution: nn.Conv2d) -> nn.Sequential:
+        channels = convolution.in_channels
+        return nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, groups=channels),
+                             nn.Conv2d(channels, convolution.out_channels, 1))
+
+    layers = [model.stem[i] for i in range(1, len(model.stem))]
+    layers += [hourglass.up1 for hourglass in model.hourglasses] + [features[0] for features in model.features]
+    for layer in layers:
+        layer[0] = separable(layer[0])
 
 
 def _evaluator(name: str) -> dict:
@@ -214,7 +289,12 @@ def _startup(mode: str) -> dict:
 
 
 PHASES = {"evaluation": _evaluation, "startup": _startup, "separation": _separation, "training": _training,
-          "training_compiled": _training_compiled, "evaluator": _evaluator, "song": _song, "write_song": _write_song}
+          "training_compiled": _training_compiled, "budget_steps": _budget_steps, "evaluator": _evaluator, "song": _song, "write_song": _write_song}
+
+
+# peers (needs benchmarks/setup_peers.sh), torch.compile (minutes of compiling) and the budget network's step
+# variants: only when asked
+ONLY_WHEN_ASKED = ("training_compiled", "budget_steps")
 
 
 def _run_phase(phase: str, *args) -> dict:
@@ -234,6 +314,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of shsep and each peer (best of)")
     parser.add_argument("--peers", nargs="+", default=["umxl", "htdemucs"], help="peers to time (benchmarks/peers.py)")
     parser.add_argument("--only", choices=["startup", "evaluation", "separation", "training", "training_compiled",
+                                           "budget_steps",
                                            "evaluator", "song", "stages", "peers"],
                         nargs="+",
                         help="run only these parts (default: all)")
@@ -254,8 +335,7 @@ def main() -> None:
           f"torch {torch.__version__}, python {platform.python_version()}, "
           f"int8 network in {_default_int8_runtime()}")
     rows = []
-    # peers (needs benchmarks/setup_peers.sh) and torch.compile (minutes of compiling): only when asked
-    parts = set(args.only or [name for name in PHASES if name != "training_compiled"] + ["stages"])
+    parts = set(args.only or [name for name in PHASES if name not in ONLY_WHEN_ASKED] + ["stages"])
     if "startup" in parts:
         before, after = _run_phase("startup", "every-command"), _run_phase("startup", "now")
         rows.append(("start-up: shsep --help (every command's arguments built)", f"{before['seconds']:.2f} s", "1.00×",
@@ -287,6 +367,8 @@ def main() -> None:
         _training_rows(rows, args)
     if "training_compiled" in parts:
         _compiled_training_rows(rows, args)
+    if "budget_steps" in parts:
+        _budget_step_rows(rows, args)
     if "evaluator" in parts:
         _evaluator_rows(rows)
     print(f"| {'measurement':56} | {'figure':18} | {'ratio':22} | peak RSS |")
@@ -464,6 +546,17 @@ def _compiled_training_rows(rows, args) -> None:
         rows.append((f"{label}, eager", f"{eager:.3f} s/step", "1.00×", float("nan")))
         rows.append((f"{label}, torch.compile", f"{compiled:.3f} s/step",
                      f"{eager / compiled:.2f}×", float("nan")))
+
+
+def _budget_step_rows(rows, args) -> None:
+    result = _run_phase("budget_steps", args.steps)
+    base = result["batch4_seconds_per_step"]
+    labels = {"batch4": "4 windows (the profile's)", "batch2": "2 windows", "batch1": "1 window",
+              "batch4_separable": "4 windows, separable at full resolution"}
+    for name, label in labels.items():
+        seconds = result[f"{name}_seconds_per_step"]
+        rows.append((f"budget network step (fp32), {label}", f"{seconds:.3f} s/step", f"{base / seconds:.2f}× the steps",
+                     float("nan")))
 
 
 def _evaluator_rows(rows) -> None:
