@@ -552,10 +552,10 @@ def _budget_step_rows(rows, args) -> None:
     result = _run_phase("budget_steps", args.steps)
     base = result["batch4_seconds_per_step"]
     labels = {"batch4": "4 windows (the profile's)", "batch2": "2 windows", "batch1": "1 window",
-              "batch4_separable": "4 windows, separable at full resolution"}
+              "batch4_separable": "4 windows, full-res 3×3 separable"}
     for name, label in labels.items():
         seconds = result[f"{name}_seconds_per_step"]
-        rows.append((f"budget network step (fp32), {label}", f"{seconds:.3f} s/step", f"{base / seconds:.2f}× the steps",
+        rows.append((f"budget step fp32, {label}", f"{seconds:.3f} s/step", f"{base / seconds:.2f}× the steps",
                      float("nan")))
 
 
