@@ -134,7 +134,7 @@ def _budget_steps(steps: int, rounds: int = 3) -> dict:
     is not native), as the training loop runs it (its model, Adam, weight average, channels-last batches of real
     windows): on batches of 4 (the profile's), 2 and 1 window, and on batches of 4 with every 3×3 convolution at
     full resolution (the stem's and each stack's) made depthwise-separable (`_separable_at_full_resolution`),
-    alternating rounds, the best of each. Its GFLOP per window beside them."""
+    alternating rounds, the best of each."""
     from contextlib import nullcontext
     from dataclasses import replace
 
@@ -142,7 +142,6 @@ def _budget_steps(steps: int, rounds: int = 3) -> dict:
 
     from shsep.data import index_clips
     from shsep.dataset import TrainingBatches
-    from shsep.models import flops_per_patch
     from shsep.profiles import get_profile
     from shsep.train.budget import budget_recipe
     from shsep.train.loop import _fresh_model, _place
@@ -165,8 +164,7 @@ def _budget_steps(steps: int, rounds: int = 3) -> dict:
         steppers[name] = _stepper(net, model, optimizer, average, [batch_at(k) for k in range(8)], nullcontext(),
                                   config)
     best = _best_of_alternating_rounds(steppers, steps, rounds)
-    return {f"{name}_seconds_per_step": seconds for name, seconds in best.items()} | {
-        "gflop_per_window": flops_per_patch(budget.model) / 1e9}
+    return {f"{name}_seconds_per_step": seconds for name, seconds in best.items()}
 
 
 def _separable_at_full_resolution(model) -> None:
@@ -289,7 +287,8 @@ def _startup(mode: str) -> dict:
 
 
 PHASES = {"evaluation": _evaluation, "startup": _startup, "separation": _separation, "training": _training,
-          "training_compiled": _training_compiled, "budget_steps": _budget_steps, "evaluator": _evaluator, "song": _song, "write_song": _write_song}
+          "training_compiled": _training_compiled, "budget_steps": _budget_steps, "evaluator": _evaluator,
+          "song": _song, "write_song": _write_song}
 
 
 # peers (needs benchmarks/setup_peers.sh), torch.compile (minutes of compiling) and the budget network's step
@@ -555,8 +554,8 @@ def _budget_step_rows(rows, args) -> None:
               "batch4_separable": "4 windows, full-res 3×3 separable"}
     for name, label in labels.items():
         seconds = result[f"{name}_seconds_per_step"]
-        rows.append((f"budget step fp32, {label}", f"{seconds:.3f} s/step", f"{base / seconds:.2f}× the steps",
-                     float("nan")))
+        rows.append((f"budget step fp32, {label}", f"{seconds:.3f} s/step",
+                     f"{base / seconds:.2f}× the steps", float("nan")))
 
 
 def _evaluator_rows(rows) -> None:
