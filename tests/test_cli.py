@@ -259,3 +259,20 @@ def test_train_test_says_which_checkpoint_it_scores(tmp_path, monkeypatch, capsy
         assert cli.main(["train", "--profile", "cpu", "--out", str(out), "--test"] + hold_out) == 0
         printed = capsys.readouterr().out
         assert (f"test: scoring {out / training.BEST_NAME}, the step with the best validation" in printed) == names_best
+
+
+def test_budget_batch_size_sets_the_cheaper_networks_batch(tmp_path, monkeypatch, capsys):
+    """`--budget-batch-size` sets the batch of the network a time budget trains on a CPU without native bf16, and
+    keeps it when `--batch-size` sets the profile's own; it takes whole numbers from 1."""
+    import shsep.train as training
+
+    chosen = []
+    monkeypatch.setattr(training, "train", lambda config, out, **kwargs: chosen.append(config) or out)
+    assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run"), "--budget-batch-size", "4"]) == 0
+    assert (chosen[-1].batch_size, chosen[-1].budget_batch_size) == (8, 4)
+    assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run"), "--budget-batch-size", "1",
+                     "--batch-size", "16"]) == 0
+    assert (chosen[-1].batch_size, chosen[-1].budget_batch_size) == (16, 1)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", "--profile", "cpu", "--budget-batch-size", "0"])
+    assert exit_.value.code == 2 and "must be at least 1, not 0" in capsys.readouterr().err

@@ -36,10 +36,10 @@ INTERRUPTED = {"train": "; the run's last checkpoint is kept: the same command w
 
 
 # the options of `shsep train` that override a profile's field (the data levers: `profiles.LOGGED_LEVERS`)
-TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "batch_size", "learning_rate", "warmup_steps",
-                   "seed", "init_seed", "init_trials", "channels", "growth", "stacks", "validation_songs", "precision",
-                   "sample_rate", "voice_shifts", "short_patches", "resolution_loss", "early_stack_weight",
-                   "input_power")
+TRAIN_OVERRIDES = ("steps", "time_budget", "sampler", "target", "loss", "batch_size", "budget_batch_size",
+                   "learning_rate", "warmup_steps", "seed", "init_seed", "init_trials", "channels", "growth", "stacks",
+                   "validation_songs", "precision", "sample_rate", "voice_shifts", "short_patches", "resolution_loss",
+                   "early_stack_weight", "input_power")
 
 
 def _train(args) -> int:

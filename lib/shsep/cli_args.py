@@ -55,6 +55,10 @@ def _add_train(p):
     p.add_argument("--batch-size", type=int, metavar="WINDOWS",
                    help="training windows per step (the profile's by default: 8 for cpu); the cost of a step scales "
                    "with it, so halving it and doubling --steps keeps the training compute")
+    p.add_argument("--budget-batch-size", type=_at_least_one, metavar="WINDOWS",
+                   help="training windows per step of the cheaper network --time-budget trains where the budget "
+                   "buys under half the profile's steps (a CPU without native bf16); the profile's by default: 4 "
+                   "for cpu and songs. Its warm-up keeps as many windows")
     p.add_argument("--learning-rate", type=float, help="peak learning rate (the profile's by default)")
     p.add_argument("--warmup-steps", type=int, metavar="STEPS",
                    help="steps of linear warm-up to the peak learning rate before the cosine decay (the profile's "
