@@ -268,8 +268,8 @@ def test_budget_batch_size_sets_the_cheaper_networks_batch(tmp_path, monkeypatch
 
     chosen = []
     monkeypatch.setattr(training, "train", lambda config, out, **kwargs: chosen.append(config) or out)
-    assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run"), "--budget-batch-size", "4"]) == 0
-    assert (chosen[-1].batch_size, chosen[-1].budget_batch_size) == (8, 4)
+    assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run"), "--budget-batch-size", "2"]) == 0
+    assert (chosen[-1].batch_size, chosen[-1].budget_batch_size) == (8, 2)  # the profile's: 8 and 4
     assert cli.main(["train", "--profile", "cpu", "--out", str(tmp_path / "run"), "--budget-batch-size", "1",
                      "--batch-size", "16"]) == 0
     assert (chosen[-1].batch_size, chosen[-1].budget_batch_size) == (16, 1)
