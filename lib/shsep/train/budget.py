@@ -107,8 +107,9 @@ def fit_to_budget(config: TrainConfig, model, batch_at, autocast, rank: int, wor
             cheaper = budget_recipe(config)
             seconds_per_step = time_training_steps(build(narrow), batches(cheaper), autocast, cheaper)
             steps = steps_within_budget(cheaper, seconds_per_step, time.perf_counter() - started)
-            print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step of "
-                  f"{cheaper.batch_size} windows of that network, so {steps} steps", end="")
+            windows = f"{cheaper.batch_size} window{'s' * (cheaper.batch_size != 1)}"
+            print(f"time budget {config.time_budget:g} s: {seconds_per_step:.3f} s per step of {windows} of that "
+                  f"network, so {steps} steps", end="")
             decided[2] = True
         else:
             steps = _enough(config, steps, seconds_per_step)
