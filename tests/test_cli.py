@@ -263,7 +263,8 @@ def test_train_test_says_which_checkpoint_it_scores(tmp_path, monkeypatch, capsy
 
 def test_budget_batch_size_sets_the_cheaper_networks_batch(tmp_path, monkeypatch, capsys):
     """`--budget-batch-size` sets the batch of the network a time budget trains on a CPU without native bf16, and
-    keeps it when `--batch-size` sets the profile's own; it takes whole numbers from 1."""
+    keeps it when `--batch-size` sets the profile's own; it takes whole numbers from 1, and is refused where no
+    cheaper network would train."""
     import shsep.train as training
 
     chosen = []
@@ -276,3 +277,6 @@ def test_budget_batch_size_sets_the_cheaper_networks_batch(tmp_path, monkeypatch
     with pytest.raises(SystemExit) as exit_:
         cli.main(["train", "--profile", "cpu", "--budget-batch-size", "0"])
     assert exit_.value.code == 2 and "must be at least 1, not 0" in capsys.readouterr().err
+    for without_a_cheaper_network in (["--profile", "cpu", "--channels", "32"], ["--profile", "smoke"]):
+        assert cli.main(["train", *without_a_cheaper_network, "--budget-batch-size", "2"]) == 2
+        assert "and this run has none (a network given by hand" in capsys.readouterr().err

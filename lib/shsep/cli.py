@@ -60,6 +60,10 @@ def _train(args) -> int:
     if dense:
         overrides |= dense
         config = with_overrides(config, **dense)
+    if args.budget_batch_size is not None and config.budget_model is None:
+        raise ValueError("--budget-batch-size sets the batch of the cheaper network a time budget may train instead, "
+                         "and this run has none (a network given by hand, or a profile without one); "
+                         "--batch-size sets the batch of the network it trains")
     out = args.out or Path("runs") / profile
     length = (f"what fits {config.time_budget:g} s of training" if config.time_budget else f"{config.steps} steps")
     print(f"training profile {profile!r} for {length} into {out}")
