@@ -1,6 +1,5 @@
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -237,28 +236,6 @@ def test_an_interruption_ends_with_a_line_saying_what_is_kept(command, says, mon
     assert cli.main(command.split()) == 130
     error = capsys.readouterr().err
     assert f"shsep {command.split()[0]}: interrupted" in error and says in error and "Traceback" not in error
-
-
-def test_train_test_says_which_checkpoint_it_scores(tmp_path, monkeypatch, capsys):
-    """With songs held out, `shsep train --test` scores the best validation step (best.pt), and says so."""
-    import shsep.experiments as experiments
-    import shsep.metrics as metrics
-    import shsep.train as training
-
-    def trained(config, out, **kwargs):
-        Path(out).mkdir(parents=True, exist_ok=True)
-        if config.validation_songs:
-            (Path(out) / training.BEST_NAME).write_bytes(b"")
-        return Path(out) / training.CHECKPOINT_NAME
-
-    monkeypatch.setattr(training, "train", trained)
-    monkeypatch.setattr(experiments, "log_training_run", lambda out, change, **kwargs: {})
-    monkeypatch.setattr(metrics, "format_summary", lambda row: "scored")
-    for hold_out, names_best in ((["--hold-out", "amy_3"], True), (["--hold-out"], False)):
-        out = tmp_path / ("held-out" if names_best else "all-clips")
-        assert cli.main(["train", "--profile", "cpu", "--out", str(out), "--test"] + hold_out) == 0
-        printed = capsys.readouterr().out
-        assert (f"test: scoring {out / training.BEST_NAME}, the step with the best validation" in printed) == names_best
 
 
 def test_budget_batch_size_sets_the_cheaper_networks_batch(tmp_path, monkeypatch, capsys):

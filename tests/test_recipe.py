@@ -378,7 +378,7 @@ def test_precision_choice_is_not_decided_by_one_slow_pass():
     assert pick_precision(Timed(), torch.ones(2), "auto", torch.device("cpu")) == "bf16"
 
 
-def test_validation_keeps_the_best_checkpoint_and_the_run_is_logged(mir1k_root, tmp_path):
+def test_validation_keeps_the_best_checkpoint_and_the_run_is_logged(mir1k_root, tmp_path, monkeypatch, capsys):
     from shsep.experiments import RECIPE_BUDGET, log_training_run
     from shsep.experiment_log import read_experiment_log
 
@@ -397,6 +397,23 @@ def test_validation_keeps_the_best_checkpoint_and_the_run_is_logged(mir1k_root, 
     logged = read_experiment_log(tmp_path / "experiments.csv")
     assert len(logged) == 1 and logged["validation_voice_gnsdr"].notna().all()
     assert row["torch"] == torch.__version__  # recorded by the training process, from the run's run.json
+
+    # its test score: the best validation step, which it names before scoring
+    import shsep.evaluate
+
+    class Scored(Exception):
+        pass
+
+    def scoring(checkpoint, *args, **kwargs):
+        raise Scored(checkpoint)
+
+    monkeypatch.setattr(shsep.evaluate, "evaluate", scoring)
+    capsys.readouterr()
+    with pytest.raises(Scored) as scored:
+        log_training_run(tmp_path / "run", "profile smoke, steps 6", log_path=tmp_path / "scored.csv")
+    best = tmp_path / "run" / "best.pt"
+    assert scored.value.args[0] == best
+    assert f"test: scoring {best}, the step with the best validation figure" in capsys.readouterr().out
 
     # a GPU sweep's candidate: its own budget and arm name, beside the recipe row, with counts kept as integers
     from shsep.arms import SWEEP_BUDGET

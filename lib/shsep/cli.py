@@ -82,10 +82,6 @@ def _train(args) -> int:
                      else v for k, v in overrides.items()}
         change = ", ".join([f"profile {profile}"] + [f"{k.replace('validation_songs', 'hold-out')} {v}"
                                                      for k, v in described.items()])
-        from .train import BEST_NAME
-
-        if args.test and (Path(out) / BEST_NAME).is_file():  # songs were held out: their best step is what is scored
-            print(f"test: scoring {Path(out) / BEST_NAME}, the step with the best validation figure")
         row = log_training_run(out, change, test=args.test, data_root=args.data_root,
                                budget=RECIPE_BUDGET if args.test else SCREENING_BUDGET)
         if args.test:

@@ -148,6 +148,9 @@ def log_training_run(run_dir, change: str, test: bool = True, data_root=None, wo
         summary = json.loads((Path(test_scores) / "summary.json").read_text())
         row |= {"evaluator": summary["evaluator"]} | summarise(pd.read_csv(Path(test_scores) / "per_clip.csv"))
     elif test:
+        if progress:  # with songs held out, the best validation step (best.pt); otherwise the last
+            print(f"test: scoring {checkpoint}" + (", the step with the best validation figure"
+                                                   if checkpoint.name == BEST_NAME else ""), flush=True)
         started = time.time()
         evaluation = evaluate(checkpoint, "test", data_root, workers=workers, progress=progress)
         evaluation.save(run_dir / "eval_test")
