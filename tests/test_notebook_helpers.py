@@ -89,6 +89,18 @@ def test_score_table_is_tidy():
     assert table.loc["ours", ("accompaniment", "SAR")] == 7.0
 
 
+def test_the_frontier_keeps_the_runs_no_cheaper_run_beats():
+    import numpy as np
+
+    from shsep.plots import frontier
+
+    cost = np.array([1.0, 2.0, 3.0, 2.0, 5.0, 0.5])
+    score = np.array([9.0, 8.0, 10.0, 9.5, 9.9, 7.0])
+    # 0.5 -> 7.0 and 1 -> 9.0 climb; 2 -> 9.5 beats 9.0 (2 -> 8.0 does not); 3 -> 10.0 climbs; 5 -> 9.9 is beaten
+    assert frontier(cost, score).tolist() == [True, False, True, True, False, True]
+    assert frontier([1.0, 1.0], [9.0, 9.0]).tolist() == [True, False]  # a tie at equal cost: one label
+
+
 def test_labels_beside_each_other_are_spread_and_lone_ones_stay():
     import numpy as np
 

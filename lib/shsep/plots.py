@@ -111,12 +111,25 @@ def spread_labels(x, y, gap: float = 0.2, width: float = 0.9) -> np.ndarray:
     return heights
 
 
+def frontier(cost, score) -> np.ndarray:
+    """Which points no other point beats at no more cost: True where every point of lower or equal cost scores
+    lower (ties at equal cost: the first of them), so a cost-quality plot can label its frontier alone."""
+    cost, score = np.asarray(cost, float), np.asarray(score, float)
+    on_frontier = np.zeros(len(cost), bool)
+    best = -np.inf
+    for i in np.lexsort((-score, cost)):  # cheapest first, the best of equal cost first
+        if score[i] > best:
+            on_frontier[i], best = True, score[i]
+    return on_frontier
+
+
 def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | None = None, floor_db: float = 4.0,
                                 axis: str = "hours"):
     """GNSDR (voice, accompaniment) against training hours (axis "hours") or training compute (axis "gflop"),
     log axis, one marker per group of `recipe_search.training_time_points`; `paper` ({source: dB}, Park's
     published figure, no time given) and `goal` (a target on the clips present here) as horizontal lines; runs
-    below floor_db (failures) are counted."""
+    below floor_db (failures) are counted. The recipe runs on the `frontier` (no run of less time or compute scores
+    higher) are labelled, the others only marked: with dozens of runs, labels for all cannot be read."""
     xlabel = {"hours": "training time (hours, log scale)",
               "gflop": "training compute (GFLOP: 3 × forward FLOPs × windows, log scale)"}[axis]
     fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharex=True)
@@ -129,6 +142,7 @@ def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | 
                        label=f"{group}, {clips} clips", alpha=0.8)
             if group.startswith("shsep recipe"):
                 shown = rows[rows[f"{source}_gnsdr"] >= floor_db]
+                shown = shown[frontier(shown[axis], shown[f"{source}_gnsdr"])]
                 heights = spread_labels(np.log10(shown[axis].to_numpy(float)), shown[f"{source}_gnsdr"].to_numpy(float))
                 for (_, row), height in zip(shown.iterrows(), heights):
                     ax.annotate(row["label"], (row[axis], row[f"{source}_gnsdr"]), xytext=(row[axis] * 1.25, height),
@@ -144,6 +158,8 @@ def gnsdr_against_training_time(points, paper: dict | None = None, goal: dict | 
         ax.set_ylim(bottom=floor_db, top=top + 0.4)
         ax.set(xscale="log", xlabel=xlabel, ylabel="GNSDR (dB)",
                title=source + (f" ({failed} failed runs below {floor_db:g} dB not shown)" if failed else ""))
+        ax.text(0.01, 0.99, f"labelled: the recipe runs no run of less {'time' if axis == 'hours' else 'compute'} "
+                "beats", transform=ax.transAxes, fontsize=8, va="top", color="0.3")
     axes[1].legend(fontsize=8, loc="lower right")
     return fig
 
